@@ -1,0 +1,106 @@
+"""The ``fervid`` command: click options -> a config object -> one library call -> printing.
+
+Nothing heavy is imported at module level, so ``fervid --help`` is instant; each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from fervid import __version__
+from fervid.errors import FervidError
+
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing a user can act on.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def friendly_errors(command):
+    """A FervidError is a user's problem with their input: one line on stderr, exit status 1, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except FervidError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fervid")
+def main():
+    """Facial-expression timelines for folders of video (the Khopkar & Saxena CNN on Ray)."""
+
+
+@main.command()
+@click.option("--data", required=True, help="Class folders (or train/ + val/ inside), fer2013.csv or packed .npz.")
+@click.option("--val", "val", default=None, help="Validation set; default: DATA/val, or 10% held out.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
+@click.option("--recipe", type=click.Choice(["default", "paper"]), default="default", show_default=True,
+              help="Starting hyper-parameters: the tuned recipe, or the paper's 15-epoch Adam run.")
+@click.option("--epochs", type=int, help="Override the recipe's number of epochs.")
+@click.option("--batch-size", type=int, help="Override the recipe's batch size (global, across workers).")
+@click.option("--learning-rate", type=float, help="Override the recipe's peak learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), help="Override the optimizer.")
+@click.option("--schedule", type=click.Choice(["cosine", "plateau"]), help="Override the LR schedule.")
+@click.option("--oversample-floor", type=float, help="Minority classes drawn up to this share of the largest.")
+@click.option("--limit-per-class", type=int, help="Train on at most this many images per class (quick runs).")
+@click.option("--seed", type=int, help="Random seed for splits, order and augmentation.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
+@click.option("--init-from", type=click.Path(dir_okay=False), help="Start from a trained artifact (new label sets).")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Ray Train data-parallel workers; 0 trains in this process.")
+@click.option("--gpus-per-worker", type=float, default=0, show_default=True, help="GPUs per Ray Train worker.")
+@click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
+@friendly_errors
+def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, schedule, oversample_floor,
+          limit_per_class, seed, resume, init_from, workers, gpus_per_worker, address):
+    """Train the paper's CNN on a labelled face set and write an artifact to OUT/model.keras."""
+    from dataclasses import replace
+
+    from fervid.model.train import RECIPES
+
+    overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                       optimizer=optimizer, schedule=schedule, oversample_floor=oversample_floor,
+                                       limit_per_class=limit_per_class, seed=seed).items() if v is not None}
+    config = replace(RECIPES[recipe], **overrides)
+    if workers > 0:
+        from fervid.model.distributed import DistributedConfig, train_distributed
+
+        train_distributed(data, out, config, DistributedConfig(workers=workers, gpus_per_worker=gpus_per_worker,
+                                                               address=address),
+                          val=val, resume=resume, init_from=init_from, log=click.echo)
+    else:
+        from fervid.model.train import train as train_here
+
+        train_here(data, out, config, val=val, resume=resume, init_from=init_from, log=click.echo)
+
+
+@main.command()
+@click.option("--data", required=True, help="Labelled faces: class folders, fer2013.csv or packed .npz.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
+@click.option("--usage", type=click.Choice(["Training", "PublicTest", "PrivateTest"]),
+              help="With fer2013.csv: score only the rows of this split.")
+@click.option("--mirror", is_flag=True, help="Average each face with its mirror image (test-time augmentation).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.option("--png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix to this PNG.")
+@friendly_errors
+def evaluate(data, model_path, usage, mirror, as_json, png):
+    """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces."""
+    from fervid.model.evaluate import evaluate as run_evaluation, format_report, plot_confusion
+
+    report = run_evaluation(data, model_path, mirror=mirror, usage=usage)
+    if png:
+        plot_confusion(report, png)
+    click.echo(json.dumps(report) if as_json else format_report(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The model artifact: one ``.keras`` file that is also a plain Keras model file.
+
+Keras writes a zip (architecture, weights); we add ``fervid.json`` to the same zip with the label order, the
+input size, the network config and the training metadata. So one file travels, ``keras.saving.load_model``
+still opens it, and :func:`load_artifact` checks that it is what fervid expects before anyone uses it.
+Loading always runs Keras safe mode: an artifact carrying a ``Lambda`` layer (arbitrary code) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from fervid.errors import FervidError
+
+from .labels import INPUT_SIZE
+from .network import NetworkConfig
+
+METADATA_NAME = "fervid.json"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_NAME = "fer2013.keras"
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    labels: tuple[str, ...]
+    network: NetworkConfig
+    input_size: int = INPUT_SIZE
+    training: dict = field(default_factory=dict)  # data, epochs, val accuracy, recipe, code version...
+
+    def __post_init__(self):
+        if len(set(self.labels)) != len(self.labels) or not all(isinstance(x, str) and x for x in self.labels):
+            raise ValueError(f"Expected unique, non-empty label names. Received {list(self.labels)}")
+        if len(self.labels) != self.network.num_classes:
+            raise ValueError(f"{len(self.labels)} labels but the network has {self.network.num_classes} classes")
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT_VERSION, "labels": list(self.labels), "input_size": self.input_size,
+                           "network": self.network.to_dict(), "training": self.training}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ArtifactInfo":
+        data = json.loads(text)
+        return cls(labels=tuple(data["labels"]), network=NetworkConfig(**data["network"]),
+                   input_size=int(data["input_size"]), training=dict(data.get("training", {})))
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package, or a clear error while there is none."""
+    path = Path(str(resources.files("fervid") / "models" / DEFAULT_MODEL_NAME))
+    if not path.is_file():
+        raise FervidError("fervid has no shipped default model in this install; pass --model PATH.keras "
+                          "(train one with `fervid train`)")
+    return path
+
+
+def save_artifact(model, path: str | os.PathLike, info: ArtifactInfo) -> Path:
+    """Write the weights-only model (no optimizer state) plus ``fervid.json`` as one ``.keras`` file.
+
+    Written next to the target and renamed into place, so a crash never leaves a half-written artifact.
+    """
+    import keras
+
+    from .network import build_model
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise FervidError(f"{path}: an artifact file name must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh, uncompiled copy keeps the optimizer's two moments (2x the weights) out of the file.
+    clean = build_model(info.network)
+    clean.set_weights(model.get_weights())
+    partial = path.with_name(f".{path.name}.partial.keras")
+    keras.saving.save_model(clean, partial)
+    with zipfile.ZipFile(partial, "a") as archive:
+        archive.writestr(METADATA_NAME, info.to_json())
+    os.replace(partial, path)
+    return path
+
+
+def read_info(path: str | os.PathLike) -> ArtifactInfo:
+    """Only the metadata: cheap, no Keras import."""
+    path = Path(path)
+    if not path.is_file():
+        raise FervidError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(METADATA_NAME).decode()
+    except zipfile.BadZipFile:
+        raise FervidError(f"{path}: not a fervid model (not a .keras zip archive; truncated or corrupt?)") from None
+    except KeyError:
+        raise FervidError(f"{path}: a Keras file, but not a fervid model (no {METADATA_NAME} inside)") from None
+    try:
+        return ArtifactInfo.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        raise FervidError(f"{path}: {METADATA_NAME} is invalid ({error})") from None
+
+
+def load_artifact(path: str | os.PathLike | None = None):
+    """Return ``(keras_model, ArtifactInfo)``, checked: 48x48x1 input, one output per label, safe mode.
+
+    ``path=None`` loads the shipped default model.
+    """
+    import keras
+
+    path = Path(path) if path is not None else default_model_path()
+    info = read_info(path)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types; the user needs the file and the reason
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FervidError(f"{path}: Keras could not load the model ({reason[:300]})") from None
+    expected_in = (None, info.input_size, info.input_size, 1)
+    if tuple(model.input_shape) != expected_in or info.input_size != INPUT_SIZE:
+        raise FervidError(f"{path}: expected input shape {expected_in}, found {tuple(model.input_shape)}")
+    if tuple(model.output_shape) != (None, len(info.labels)):
+        raise FervidError(f"{path}: the model outputs {model.output_shape[-1]} classes but the file lists "
+                          f"{len(info.labels)} labels {list(info.labels)}")
+    return model, info

@@ -1,0 +1,231 @@
+"""Face datasets for training and evaluation: class folders, the original ``fer2013.csv``, packed ``.npz``.
+
+Everything here is numpy + OpenCV, never TensorFlow, so training also runs on a machine that only has JAX.
+
+Policy for bad files (documented in the README):
+- an image OpenCV cannot decode is skipped and counted; the caller reports the count and the first names;
+- a malformed CSV row stops loading with the line number, because a broken row means a broken file;
+- images that are not 48x48 grayscale are converted (to gray, then resized) and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fervid.errors import FervidError
+
+from .labels import FER2013_LABELS, INPUT_SIZE
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# The Usage column of fer2013.csv; PublicTest is the validation split, PrivateTest the held-out test.
+CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+
+@dataclass(frozen=True)
+class FaceDataset:
+    """Faces as uint8 (N, 48, 48) plus integer labels indexing ``classes``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    source: str
+    converted: int = 0  # images that were not 48x48 grayscale and were converted
+    skipped: tuple[str, ...] = field(default=())  # "path: reason" for every unreadable image
+
+    def __post_init__(self):
+        if self.images.ndim != 3 or self.images.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
+            raise ValueError(f"Expected images of shape (N, 48, 48). Received {self.images.shape}")
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(self.classes))
+        return {name: int(n) for name, n in zip(self.classes, counts)}
+
+    def subset(self, index: np.ndarray) -> "FaceDataset":
+        return FaceDataset(self.images[index], self.labels[index], self.classes, self.source)
+
+    def limit_per_class(self, limit: int, seed: int = 0) -> "FaceDataset":
+        """At most ``limit`` images of each class, drawn at random (a quick sample for smoke runs)."""
+        rng = np.random.default_rng(seed)
+        keep = [rng.permutation(np.flatnonzero(self.labels == c))[:limit] for c in range(len(self.classes))]
+        return self.subset(np.sort(np.concatenate(keep)))
+
+    def summary(self) -> str:
+        text = f"{len(self)} images in {len(self.classes)} classes from {self.source}"
+        if self.converted:
+            text += f"; {self.converted} converted to 48x48 grayscale"
+        if self.skipped:
+            shown = "; ".join(self.skipped[:3]) + ("; ..." if len(self.skipped) > 3 else "")
+            text += f"; skipped {len(self.skipped)} unreadable: {shown}"
+        return text
+
+
+def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Any decoded image -> (48x48 uint8 grayscale, whether it had to be converted)."""
+    import cv2
+
+    converted = False
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = cv2.cvtColor(image, code)
+        converted = True
+    if image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        converted = True
+    if image.shape != (INPUT_SIZE, INPUT_SIZE):
+        image = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        converted = True
+    return image, converted
+
+
+def load_dataset(path: str | os.PathLike, classes: tuple[str, ...] | None = None,
+                 usage: str | None = None) -> FaceDataset:
+    """Load a class-folder tree, a ``fer2013.csv`` (optionally one ``usage`` split) or a packed ``.npz``.
+
+    ``classes`` fixes the label order (a model's labels); by default it is the sorted class-folder names,
+    or FER2013's order for the CSV. A folder whose name is not in ``classes`` is an error.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FervidError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _load_folder(path, classes)
+    if path.suffix.lower() == ".csv":
+        return _load_csv(path, classes, usage)
+    if path.suffix.lower() == ".npz":
+        return _load_packed(path, classes)
+    raise FervidError(f"{path}: expected a folder of class folders, a fer2013 .csv or a packed .npz")
+
+
+def _load_folder(root: Path, classes: tuple[str, ...] | None) -> FaceDataset:
+    import cv2
+
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise FervidError(f"{root}: no class folders found (expected {root}/<class>/*.jpg, e.g. {root}/happy/)")
+    names = tuple(p.name for p in folders)
+    classes = tuple(classes) if classes else names
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise FervidError(f"{root}: class folders {unknown} are not among the expected classes {list(classes)}")
+
+    images, labels, skipped, converted = [], [], [], 0
+    for folder in folders:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FervidError(f"{folder}: class folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+        label = classes.index(folder.name)
+        for file in files:
+            image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+            if image is None or image.size == 0:
+                skipped.append(f"{file}: not a readable image")
+                continue
+            face, was_converted = to_face(image)
+            converted += was_converted
+            images.append(face)
+            labels.append(label)
+    if not images:
+        raise FervidError(f"{root}: none of the images could be read")
+    return FaceDataset(np.stack(images), np.asarray(labels, np.int64), classes, str(root), converted,
+                       tuple(skipped))
+
+
+def csv_has_usage(path: Path) -> bool:
+    with open(path, newline="") as handle:
+        return "Usage" in next(csv.reader(handle), [])
+
+
+def _load_csv(path: Path, classes: tuple[str, ...] | None, usage: str | None) -> FaceDataset:
+    """The Kaggle file: columns ``emotion,pixels[,Usage]``; ``emotion`` indexes FER2013's label order."""
+    classes = tuple(classes) if classes else FER2013_LABELS
+    if usage is not None and usage not in CSV_SPLITS:
+        raise FervidError(f"usage must be one of {CSV_SPLITS}. Received usage={usage!r}")
+    images, labels = [], []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
+        if missing:
+            raise FervidError(f"{path}: missing column(s) {sorted(missing)}; header is {reader.fieldnames}")
+        if usage is not None and "Usage" not in reader.fieldnames:
+            raise FervidError(f"{path}: no Usage column to select {usage} rows by")
+        for row in reader:
+            line = reader.line_num
+            try:
+                label = int(row["emotion"])
+                pixels = np.array(row["pixels"].split(), dtype=np.float64)
+            except (ValueError, AttributeError):
+                raise FervidError(f"{path}, line {line}: emotion must be an integer and pixels "
+                                  f"space-separated numbers") from None
+            if not 0 <= label < len(classes):
+                raise FervidError(f"{path}, line {line}: emotion {label} is outside 0..{len(classes) - 1}")
+            if pixels.size != INPUT_SIZE * INPUT_SIZE or pixels.min() < 0 or pixels.max() > 255:
+                raise FervidError(f"{path}, line {line}: expected 2304 pixel values in 0..255, "
+                                  f"found {pixels.size}")
+            if usage is not None and row.get("Usage") != usage:
+                continue  # checked above all the same: a broken row anywhere means a broken file
+            images.append(pixels.reshape(INPUT_SIZE, INPUT_SIZE).astype(np.uint8))
+            labels.append(label)
+    if not images:
+        raise FervidError(f"{path}: no rows" + (f" with Usage={usage}" if usage else ""))
+    return FaceDataset(np.stack(images), np.asarray(labels, np.int64), classes, str(path))
+
+
+def _load_packed(path: Path, classes: tuple[str, ...] | None) -> FaceDataset:
+    """One ``.npz`` of concatenated JPEG bytes (``jpeg``, ``offsets``, ``labels``, ``classes``)."""
+    import cv2
+
+    try:
+        packed = np.load(path, allow_pickle=False)
+        jpeg, offsets, labels = packed["jpeg"], packed["offsets"], packed["labels"]
+        packed_classes = tuple(str(c) for c in packed["classes"])
+    except Exception as error:  # zip, key or format problems all mean the same to the user
+        raise FervidError(f"{path}: not a packed face dataset ({error})") from None
+    classes = tuple(classes) if classes else packed_classes
+    remap = np.array([classes.index(c) if c in classes else -1 for c in packed_classes])
+    if (remap < 0).any():
+        raise FervidError(f"{path}: classes {packed_classes} do not fit the expected {list(classes)}")
+    images, kept, skipped, converted = [], [], [], 0
+    for i in range(len(labels)):
+        image = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_UNCHANGED)
+        if image is None:
+            skipped.append(f"{path}[{i}]: not a readable image")
+            continue
+        face, was_converted = to_face(image)
+        converted += was_converted
+        images.append(face)
+        kept.append(i)
+    return FaceDataset(np.stack(images), remap[labels[kept]].astype(np.int64), classes, str(path), converted,
+                       tuple(skipped))
+
+
+def write_synthetic_faces(root: str | os.PathLike, per_class: int = 24, classes: tuple[str, ...] = FER2013_LABELS,
+                          seed: int = 0) -> Path:
+    """Write a tiny, learnable class-folder dataset (``root/train``, ``root/val``) for smoke runs and tests.
+
+    Each class is a stripe pattern of its own frequency under noise, so a few epochs visibly lower the loss
+    without any real data at hand.
+    """
+    import cv2
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    grid = np.arange(INPUT_SIZE, dtype=np.float64)
+    for split, count in (("train", per_class), ("val", max(2, per_class // 4))):
+        for label, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                phase = rng.uniform(0, 2 * np.pi)
+                stripes = np.sin(grid[:, None] * (label + 1) * np.pi / INPUT_SIZE * 2 + phase)
+                image = 127 + 80 * stripes + rng.normal(0, 20, (INPUT_SIZE, INPUT_SIZE))
+                cv2.imwrite(str(folder / f"{split}_{i:04d}.png"), np.clip(image, 0, 255).astype(np.uint8))
+    return root

@@ -1,0 +1,75 @@
+import json
+
+import numpy as np
+import pytest
+
+from fervid.errors import FervidError
+from fervid.model.artifact import load_artifact
+from fervid.model.data import write_synthetic_faces
+from fervid.model.evaluate import evaluate
+from fervid.model.train import TrainConfig, load_splits, train
+
+QUICK = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3, oversample_floor=0.0)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    return write_synthetic_faces(tmp_path_factory.mktemp("faces"), per_class=16)
+
+
+@pytest.fixture(scope="module")
+def finished_run(synthetic, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    train(synthetic, out, QUICK, log=lambda _: None)
+    return out
+
+
+def test_a_run_writes_history_checkpoints_and_artifact(finished_run):
+    history = json.loads((finished_run / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert set(history[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert (finished_run / "history.csv").read_text().startswith("epoch,loss,accuracy,val_loss,val_accuracy")
+    assert (finished_run / "history.png").stat().st_size > 10_000
+    assert (finished_run / "checkpoints" / "best.weights.h5").exists()
+    _, info = load_artifact(finished_run / "model.keras")
+    state = json.loads((finished_run / "state.json").read_text())
+    assert info.training["val_accuracy"] == round(state["best_val_accuracy"], 4)
+    assert info.training["best_epoch"] == state["best_epoch"] and info.training["epochs"] == 2
+
+
+def test_resume_continues_from_the_last_epoch(finished_run):
+    config = json.loads((finished_run / "config.json").read_text())
+    config["train"]["epochs"] = 3
+    (finished_run / "config.json").write_text(json.dumps(config))
+    lines = []
+    train("ignored", finished_run, resume=True, log=lines.append)
+    assert "resuming" in lines[2] and "after epoch 2" in lines[2]
+    history = json.loads((finished_run / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+
+
+def test_an_existing_run_folder_is_not_overwritten(finished_run, synthetic):
+    with pytest.raises(FervidError, match="run folder exists and is not empty"):
+        train(synthetic, finished_run, QUICK)
+
+
+def test_evaluation_reports_the_acceptance_keys(finished_run, synthetic):
+    report = evaluate(synthetic / "val", finished_run / "model.keras")
+    assert {"accuracy", "n", "per_class", "confusion_matrix", "params"} <= set(report)
+    assert report["n"] == 28 and report["params"] == 4_478_727 and 0 <= report["accuracy"] <= 1
+    assert np.asarray(report["confusion_matrix"]).sum() == 28
+
+
+def test_init_from_starts_a_new_label_set_from_a_trained_model(finished_run, tmp_path):
+    navras = write_synthetic_faces(tmp_path / "navras", per_class=4,
+                                   classes=("adbhuta", "bhayanaka", "bibhatsa", "hasya", "karuna",
+                                            "raudra", "shanta", "shringara", "veera"))
+    path = train(navras, tmp_path / "run", TrainConfig(epochs=1, batch_size=8), init_from=str(finished_run /
+                 "model.keras"), log=lambda _: None)
+    model, info = load_artifact(path)
+    assert len(info.labels) == 9 and model.output_shape == (None, 9)
+
+
+def test_without_a_validation_set_a_stratified_share_is_held_out(synthetic):
+    splits = load_splits(synthetic / "train", None, TrainConfig(val_fraction=0.25))
+    assert len(splits.val) == 7 * 4 and len(splits.train) == 7 * 12
