@@ -102,5 +102,40 @@ def evaluate(data, model_path, usage, mirror, as_json, png):
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Timeline Parquet file to write (the videos table goes beside it as OUT.videos.parquet).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
+@click.option("--detector", type=click.Choice(["blazeface-full", "blazeface-short", "haar"]),
+              default="blazeface-full", show_default=True, help="Face detector.")
+@click.option("--fps", "sample_fps", type=float, help="Analyse this many frames per second; default: every frame.")
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Faces per classifier call.")
+@click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
+@click.option("--resume", is_flag=True, help="Keep the videos OUT (or an interrupted run) finished; do the rest.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
+@friendly_errors
+def analyze(paths, out, model_path, detector, sample_fps, batch_size, address, resume, overwrite):
+    """Per-frame, per-face emotion timelines for videos and folders of videos (PATHS: files, folders, URIs).
+
+    Exit status: 0 when every video was analysed, 2 when some failed (OUT.videos.parquet says why), 1 on a
+    usage error.
+    """
+    from fervid.pipeline.job import AnalyzeConfig, analyze as run_analysis
+
+    config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, batch_size=batch_size,
+                           address=address, resume=resume, overwrite=overwrite)
+    live = sys.stderr.isatty()
+
+    def show(progress):
+        click.echo(f"\r{progress.line()}" if live else progress.line(), err=True, nl=not live)
+
+    summary = run_analysis(paths, out, config, progress=show)
+    if live:
+        click.echo(err=True)
+    click.echo(summary.line())
+    sys.exit(2 if summary.videos_failed else 0)
+
+
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     shard = ray.train.get_dataset_shard("train")
     augment_config = AugmentConfig(**loop_config["train"]["augment"])
     for epoch in range(len(history), config.epochs):
+        started = time.monotonic()
         rng = np.random.default_rng([config.seed, epoch, rank])
         loss_sum, correct_sum, seen = 0.0, 0.0, 0
         # Every worker's shard has the same row count (equal split), so all take the same number of steps
@@ -138,7 +140,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
         metrics = {"epoch": epoch + 1, "loss": loss_sum / max(1, seen),
                    "accuracy": correct_sum / max(1, seen * config.batch_size), "val_loss": val_loss,
                    "val_accuracy": val_accuracy, "learning_rate": float(optimizer.learning_rate.numpy()),
-                   "weights_spread": spread}
+                   "weights_spread": spread, "seconds": round(time.monotonic() - started, 2)}
         history.append(metrics)
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:

@@ -1,0 +1,163 @@
+"""Throughput of ``fervid analyze`` against a plain single-process loop and the decode-only floor.
+
+Run: python benchmarks/analyze.py [--frames 10000 | --quick] [--model PATH.keras] [--detector NAME]
+
+Builds a folder of symlinks that repeats the sample clips until it holds at least ``--frames`` frames, then in
+this one process tree measures, each over the same videos:
+1. decode only (OpenCV, every frame): the floor no pipeline can beat on one process;
+2. a plain loop: decode, detect, crop, classify in batches, with the same detector and model;
+3. ``fervid.pipeline.job.analyze``, the library call behind the CLI, on a local Ray (its start-up is timed
+   apart and reported both ways; the classifier actors' start-up is inside).
+Peak memory is the largest resident set seen while a stage runs, for Ray summed over every process under this
+one (GCS, raylet, workers, actors). The ``fer`` package ran 26-34 frames/s on this machine (FINDINGS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+try:
+    import psutil
+except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
+    import ray  # noqa: F401
+    import psutil
+
+from fervid.pipeline.detect import DEFAULT_DETECTOR, DETECTORS
+from fervid.pipeline.smoke import model_or_untrained
+from fervid.pipeline.sources import list_videos
+
+FER_PACKAGE_FPS = 30.0  # middle of the 26-34 frames/s measured for the `fer` package (FINDINGS.md)
+VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos"
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict]:
+    """Samples the RSS of this process and all its descendants every 50 ms; ``result["bytes"]`` = the peak."""
+    result, stop = {"bytes": 0}, threading.Event()
+    me = psutil.Process()
+
+    def sample() -> None:
+        while not stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:  # a worker that exited between listing and reading: it holds nothing
+                    pass
+            result["bytes"] = max(result["bytes"], total)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+
+
+def build_workload(videos: Path, frames: int, folder: Path) -> list[str]:
+    """Symlinks ``copy<k>_<clip>`` repeating the clips until the container frame counts reach ``frames``."""
+    import cv2
+
+    clips = list_videos([videos])
+    counts = {clip: int(cv2.VideoCapture(clip).get(cv2.CAP_PROP_FRAME_COUNT)) for clip in clips}
+    total, copy = 0, 0
+    while total < frames:
+        for clip in clips:
+            os.symlink(clip, folder / f"copy{copy:03d}_{Path(clip).name}")
+            total += counts[clip]
+        copy += 1
+    return list_videos([folder])
+
+
+def decode_only(paths: list[str]) -> int:
+    import cv2
+
+    frames = 0
+    for path in paths:
+        capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        while capture.read()[0]:
+            frames += 1
+    return frames
+
+
+def plain_loop(paths: list[str], model: str, detector_name: str, batch_size: int = 256) -> int:
+    """What a single script would do: the same decode, detector, crops and model, no Ray."""
+    import cv2
+    import numpy as np
+
+    from fervid.model.predict import EmotionClassifier
+    from fervid.pipeline.detect import find_faces, make_detector
+    from fervid.pipeline.job import AnalyzeConfig
+
+    classifier, detector = EmotionClassifier(model, batch_size=batch_size), make_detector(detector_name)
+    frames, pending = 0, []
+    for path in paths:
+        capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            frames += 1
+            pending.append(find_faces(image, detector, AnalyzeConfig().margin).crops)
+            if sum(map(len, pending)) >= batch_size:
+                classifier.predict(np.concatenate(pending))
+                pending = []
+    if pending:
+        classifier.predict(np.concatenate(pending))
+    return frames
+
+
+def measure(name: str, run: Callable[[], int]) -> dict:
+    with peak_rss() as peak:
+        started = time.perf_counter()
+        frames = run()
+        seconds = time.perf_counter() - started
+    row = dict(name=name, frames=frames, seconds=seconds, fps=frames / seconds, peak_gb=peak["bytes"] / 2**30)
+    print(f"{name:<22} {frames:>7} frames {seconds:>8.1f} s {row['fps']:>8.1f} frames/s "
+          f"peak RSS {row['peak_gb']:.2f} GiB", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=10_000, help="Frames in the workload (at least).")
+    parser.add_argument("--quick", action="store_true", help="A short run: --frames 2000.")
+    parser.add_argument("--videos", type=Path, default=VIDEOS, help="Clips to repeat.")
+    parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    from fervid.pipeline.job import AnalyzeConfig, analyze, connect
+
+    with tempfile.TemporaryDirectory(prefix="fervid-bench-") as temporary:
+        folder = Path(temporary)
+        (folder / "in").mkdir()
+        paths = build_workload(args.videos, 2000 if args.quick else args.frames, folder / "in")
+        model = model_or_untrained(args.model, folder)
+        print(f"{len(paths)} videos, {psutil.cpu_count()} CPUs, detector {args.detector}, model {model}")
+        floor = measure("decode only", lambda: decode_only(paths))
+        loop = measure("single-process loop", lambda: plain_loop(paths, model, args.detector))
+        config = AnalyzeConfig(model_path=model, detector=args.detector)
+        started = time.perf_counter()
+        connect(config.address)  # timed apart: a fixed cost, which a long workload or a running cluster amortises
+        ray_start = time.perf_counter() - started
+        ray_run = measure("fervid analyze (Ray)", lambda: analyze(paths, folder / "out.parquet", config).frames)
+    with_start = ray_run["frames"] / (ray_run["seconds"] + ray_start)
+    print(f"Ray start-up {ray_start:.1f} s (not in the row above; {with_start:.1f} frames/s with it)")
+    print(f"analyze / loop {ray_run['fps'] / loop['fps']:.2f}x ({with_start / loop['fps']:.2f}x with Ray start-up; "
+          f"target >= 1.3); analyze / fer package {ray_run['fps'] / FER_PACKAGE_FPS:.2f}x (target >= 3); "
+          f"loop / decode floor {loop['fps'] / floor['fps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Video folder -> per-frame emotion timelines in Parquet, as a Ray Data job."""

@@ -1,0 +1,133 @@
+"""The CPU stage: a video (or one time range of a long one) -> face crops, so full frames never leave the task.
+
+``plan_video`` turns one video into range tasks; ``detect_range`` decodes one range, samples frames, detects
+faces and yields rows of crops in chunks (bounded memory whatever the video's length), then one *range summary*
+row (``face_index == -1``, counts in the JSON ``summary`` column) that tells the driver how many frames the range
+decoded: frame numbers are offset by it, and a video is complete when all its summaries are in.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from fervid.model.labels import INPUT_SIZE
+
+from .sources import fingerprint, local_file
+from .video import plan_ranges, probe, read_range
+
+SUMMARY_FACE_INDEX = -1  # marks a range summary row among face rows
+FLUSH_FACES = 512  # yield crops in chunks of this many faces (about 1.2 MB)
+
+
+def describe(path: str, error: BaseException) -> str:
+    """The message for the videos table: it names the file and what went wrong."""
+    text = str(error).strip() or type(error).__name__
+    return text if path in text else f"{path}: {type(error).__name__}: {text}"
+
+
+def plan_video(path: str, frames_per_range: int) -> list[dict]:
+    """Range tasks for one video; a video that cannot be read becomes one task that carries the error."""
+    task = dict(video_path=path, video_id="", range_index=0, ranges=1, start_s=-np.inf, stop_s=np.inf,
+                fps=0.0, width=0, height=0, error="")
+    try:
+        task["video_id"] = fingerprint(path)
+        with local_file(path) as local:
+            info = probe(local)
+    # A bad input must not stop the other videos: whatever went wrong is reported in its row of the videos table.
+    except Exception as error:  # noqa: BLE001
+        return [dict(task, error=describe(path, error))]
+    ranges = plan_ranges(info, frames_per_range)
+    return [dict(task, range_index=i, ranges=len(ranges), start_s=start, stop_s=stop, fps=info.fps,
+                 width=info.width, height=info.height) for i, (start, stop) in enumerate(ranges)]
+
+
+@functools.cache
+def cached_detector(name: str):
+    """One detector per worker process: Ray reuses workers, so later tasks skip the model load."""
+    import cv2
+
+    from .detect import make_detector
+
+    cv2.setNumThreads(1)  # Ray runs one task per core; OpenCV's own threads would only contend
+    return make_detector(name)
+
+
+def _face_rows(task: dict, faces: list[tuple]) -> dict[str, np.ndarray]:
+    """Columns for a list of (frame index, timestamp_s, Faces), one row per face."""
+
+    def stack(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(parts) if parts else empty
+
+    counts = [len(f.boxes) for *_, f in faces]
+    boxes = stack([f.boxes for *_, f in faces], np.zeros((0, 4), np.int32))
+    return dict(
+        video_path=np.full(len(boxes), task["video_path"], object),
+        video_id=np.full(len(boxes), task["video_id"], object),
+        range_index=np.full(len(boxes), task["range_index"], np.int32),
+        frame=np.repeat(np.array([i for i, *_ in faces], np.int64), counts),
+        timestamp_s=np.repeat(np.array([t for _, t, _ in faces], np.float64), counts),
+        face_index=stack([np.arange(n, dtype=np.int32) for n in counts], np.zeros(0, np.int32)),
+        x=boxes[:, 0], y=boxes[:, 1], w=boxes[:, 2], h=boxes[:, 3],
+        det_score=stack([f.scores for *_, f in faces], np.zeros(0, np.float32)),
+        crop=stack([f.crops for *_, f in faces], np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)),
+        summary=np.full(len(boxes), "", object),
+    )
+
+
+def _summary_row(task: dict, summary: dict) -> dict[str, np.ndarray]:
+    """One row shaped like a face row, ``face_index == -1``, a blank crop, the counts in ``summary``."""
+    row = {key: np.zeros((1, *value.shape[1:]), value.dtype) for key, value in _face_rows(task, []).items()}
+    row.update(video_path=np.array([task["video_path"]], object), video_id=np.array([task["video_id"]], object),
+               range_index=np.array([task["range_index"]], np.int32),
+               face_index=np.array([SUMMARY_FACE_INDEX], np.int32),
+               summary=np.array([json.dumps(summary)], object))
+    return row
+
+
+def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: float | None,
+                 margin: float) -> Iterator[dict[str, np.ndarray]]:
+    """``map_batches`` UDF over range tasks (one per batch): yields face-crop rows, then each range's summary."""
+    for row in range(len(batch["video_path"])):
+        task = {key: (value[row].item() if hasattr(value[row], "item") else value[row]) for key, value in batch.items()}
+        started = time.perf_counter()
+        summary = dict(ranges=task["ranges"], fps=task["fps"], width=task["width"], height=task["height"],
+                       frames=0, analyzed=0, with_faces=0, last_timestamp_s=None, error=task["error"] or None)
+        if not summary["error"]:
+            try:
+                yield from _faces_in_range(task, summary, detector, sample_fps, margin)
+            # A bad input must not stop the other videos; the error is reported in its videos-table row (and
+            # the driver drops any face rows the range yielded before failing).
+            except Exception as error:  # noqa: BLE001
+                summary["error"] = describe(task["video_path"], error)
+        summary["seconds"] = time.perf_counter() - started
+        yield _summary_row(task, summary)
+
+
+def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: float | None,
+                    margin: float) -> Iterator[dict[str, np.ndarray]]:
+    """Face rows of one range in chunks of about ``FLUSH_FACES``; counts frames into ``summary`` as it goes."""
+    from .detect import find_faces
+
+    detector, pending, pending_faces = cached_detector(detector_name), [], 0
+    with local_file(task["video_path"]) as local:
+        for frame in read_range(local, task["start_s"], task["stop_s"], task["fps"], sample_fps):
+            summary["frames"] += 1
+            summary["last_timestamp_s"] = frame.timestamp_s
+            if frame.image is None:
+                continue  # outside the --fps sample: counted, not analysed
+            summary["analyzed"] += 1
+            faces = find_faces(frame.image, detector, margin)
+            if len(faces.boxes):
+                summary["with_faces"] += 1
+                pending.append((frame.index, frame.timestamp_s, faces))
+                pending_faces += len(faces.boxes)
+            if pending_faces >= FLUSH_FACES:
+                yield _face_rows(task, pending)
+                pending, pending_faces = [], 0
+    if pending:
+        yield _face_rows(task, pending)

@@ -1,0 +1,187 @@
+"""``analyze(paths, out, AnalyzeConfig()) -> AnalyzeSummary``: the one call behind ``fervid analyze``,
+``jobs/analyze.py``, the tests and notebooks.
+
+The Ray Data job: list videos -> plan time ranges (one Ray task per video) -> decode, sample, detect, crop (one CPU
+task per range; only 48x48 crops leave it) -> classify (``map_batches`` on an actor pool, a GPU per actor when
+the cluster has GPUs) -> the driver assembles each finished video and saves it (``fervid.pipeline.output``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fervid.errors import FervidError
+
+from .detect import DEFAULT_DETECTOR, DETECTORS
+from .schema import EMOTION_COLUMNS, STATUS_OK
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    model_path: str | None = None  # a .keras artifact; None: the model shipped with fervid
+    detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (NOTES_FOR_README.md)
+    sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
+    batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
+    margin: float = 0.15  # crops grow by this share of the box on each side: the FER2013 faces include some hair/chin
+    frames_per_range: int = 500  # a longer video is split into time ranges of about this many frames
+    classifier_actors: int | None = None  # None: one per GPU, or one per 4 CPUs (at least one)
+    # CPUs reserved per classifier actor. 0: on CPU-only machines the actor fills the gaps the single-threaded
+    # detect tasks leave, instead of holding a core idle; it must differ from the detect tasks' 1 CPU anyway, or
+    # Ray Data fuses both stages into the actor and detection loses its parallelism.
+    classifier_cpus: float = 0.0
+    address: str | None = None  # Ray cluster; None: RAY_ADDRESS, else a local Ray started here
+    resume: bool = False  # keep videos already finished in OUT (or its partial folder), analyse the rest
+    overwrite: bool = False  # replace an existing OUT
+
+    def __post_init__(self):
+        if self.detector not in DETECTORS:
+            raise FervidError(f"unknown detector {self.detector!r}; expected one of {', '.join(DETECTORS)}")
+        if self.sample_fps is not None and not self.sample_fps > 0:
+            raise FervidError(f"--fps must be a positive number of frames per second; received {self.sample_fps}")
+        if self.classifier_cpus == 1:
+            raise FervidError("classifier_cpus=1 would let Ray Data fuse detection into the classifier actors")
+        if self.batch_size < 1 or self.frames_per_range < 1:
+            raise FervidError(f"batch size and frames per range must be positive; received {self.batch_size}, "
+                              f"{self.frames_per_range}")
+        if not 0 <= self.margin <= 1:
+            raise FervidError(f"the crop margin is a share of the box, 0 to 1; received {self.margin}")
+        if self.resume and self.overwrite:
+            raise FervidError("--resume and --overwrite exclude each other")
+
+
+@dataclass(frozen=True)
+class Progress:
+    videos_done: int
+    videos_total: int
+    frames: int  # decoded in this run
+    seconds: float
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return f"videos {self.videos_done}/{self.videos_total}, {self.frames} frames, {self.frames_per_s:.1f} frames/s"
+
+
+@dataclass(frozen=True)
+class AnalyzeSummary:
+    out: Path
+    videos_out: Path
+    videos_ok: int
+    videos_failed: int
+    frames: int  # decoded, all videos in the output
+    faces: int  # timeline rows
+    seconds: float  # wall time of this run
+    frames_this_run: int  # decoded by this run (less than ``frames`` after --resume)
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames_this_run / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (f"{self.videos_ok} videos ok, {self.videos_failed} failed; {self.frames} frames, {self.faces} faces; "
+                f"{self.seconds:.1f} s, {self.frames_per_s:.1f} frames/s -> {self.out}")
+
+
+def resolve_model(model_path: str | None) -> Path:
+    """The artifact to use, checked cheaply (no Keras) before any worker starts."""
+    from fervid.model.artifact import default_model_path, read_info
+
+    path = Path(model_path) if model_path is not None else default_model_path()
+    labels = read_info(path).labels
+    if tuple(labels) != EMOTION_COLUMNS:
+        raise FervidError(f"{path}: the timeline needs the labels {list(EMOTION_COLUMNS)}; the model has {list(labels)}")
+    return path.absolute()
+
+
+def connect(address: str | None) -> None:
+    """Join the cluster at ``address`` (or RAY_ADDRESS), else start a quiet local Ray; reuse one already up."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    local = {} if address else dict(include_dashboard=False)  # options only a new local Ray accepts
+    ray.init(address=address, logging_level=logging.WARNING,
+             log_to_driver=False,  # TensorFlow start-up chatter from actors; failures still reach the videos table
+             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}, **local)
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # before the next line, which would warn about itself
+    ray.data.DataContext.get_current().enable_progress_bars = False  # fervid prints its own progress line
+
+
+def _classifier_pool(configured: int | None) -> tuple[int, float]:
+    """(actors, GPUs per actor): one actor per GPU, else one per 4 CPUs; TensorFlow threads inside each."""
+    import ray
+
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    actors = configured or (gpus if gpus else max(1, int(resources.get("CPU", 1)) // 4))
+    return actors, 1.0 if gpus else 0.0
+
+
+def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: AnalyzeConfig = AnalyzeConfig(),
+            progress: Callable[[Progress], None] | None = None) -> AnalyzeSummary:
+    """Analyse every video under ``paths``; write ``out`` and its videos table; see the module docstring."""
+    from .output import PartialOutput
+    from .sources import fingerprint, list_videos
+
+    started = time.perf_counter()
+    model = resolve_model(config.model_path)
+    videos = list_videos(paths)
+    settings = dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin,
+                    model=fingerprint(str(model)))
+    output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
+    todo = sorted(set(videos) - output.done())
+    frames = 0
+    if todo:
+        frames = _run(todo, model, config, output, progress, started, len(videos) - len(todo), len(videos))
+    table = output.finish(videos)
+    ok = [row for row in table.to_pylist() if row["status"] == STATUS_OK]
+    return AnalyzeSummary(out=output.out, videos_out=output.videos_out, videos_ok=len(ok),
+                          videos_failed=table.num_rows - len(ok), frames=sum(row["frames_total"] for row in ok),
+                          faces=sum(row["faces"] for row in ok), seconds=time.perf_counter() - started,
+                          frames_this_run=frames)
+
+
+def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, started: float,
+         done: int, total: int) -> int:
+    """The Ray part; saves each video as it finishes. Returns the frames decoded."""
+    import ray
+    import ray.data
+
+    from .classify import EmotionActor
+    from .crops import detect_range, plan_video
+    from .timeline import Collector
+
+    connect(config.address)
+    plan = ray.remote(num_cpus=1)(plan_video)
+    tasks = [task for tasks in ray.get([plan.remote(path, config.frames_per_range) for path in todo]) for task in tasks]
+    actors, gpus = _classifier_pool(config.classifier_actors)
+    dataset = (
+        # One block per range, so each range is its own task and one long video spreads over many cores.
+        ray.data.from_items(tasks, override_num_blocks=len(tasks))
+        .map_batches(detect_range, batch_size=1, num_cpus=1,
+                     fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin))
+        .map_batches(EmotionActor, batch_size=config.batch_size, num_gpus=gpus, num_cpus=config.classifier_cpus,
+                     fn_constructor_kwargs=dict(model_path=str(model), batch_size=config.batch_size),
+                     compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))
+    )
+    collector, frames = Collector(), 0
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        for video in collector.add(batch):
+            output.save(video)
+            done += 1
+            frames += video.row["frames_total"]
+            if progress:
+                progress(Progress(done, total, frames, time.perf_counter() - started))
+    if collector.pending:  # every range yields a summary row, so this is a bug, not a bad input
+        raise RuntimeError(f"ranges missing at the end of the job for {sorted(collector.pending)}")
+    return frames

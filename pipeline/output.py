@@ -1,0 +1,112 @@
+"""Writing the two tables so that nothing incomplete ever looks complete, and so a run can be resumed.
+
+While a run works, each finished video goes to the hidden folder ``.OUT.partial/`` beside ``OUT``: its timeline
+rows as ``<key>.parquet``, then its videos row as ``<key>.json`` (renamed into place, so a ``.json`` means that
+video is done). At the end the timeline is streamed into ``OUT`` and the videos table into ``OUT.videos``, each
+written to the partial folder and renamed into place, the videos table LAST; then the folder is removed.
+
+So: ``OUT.videos.parquet`` present = ``OUT.parquet`` is complete and belongs to it. An overwrite deletes the old
+videos table first. ``--resume`` keeps the ok videos of the partial folder (or of a complete output, which it
+unpacks into a partial folder first) when they were made with the same settings, and analyses the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fervid.errors import FervidError
+
+from .schema import STATUS_OK, TIMELINE_SCHEMA, VIDEOS_SCHEMA, videos_path
+from .timeline import FinishedVideo, videos_table
+
+SETTINGS_KEY = b"fervid.settings"  # Parquet metadata key: the settings that made the rows (for --resume)
+
+
+def _key(video_path: str) -> str:
+    return hashlib.sha256(video_path.encode()).hexdigest()[:20]
+
+
+def _replace_atomically(write, target: Path) -> None:
+    """``write(temporary_path)`` then rename over ``target``: readers see the old file or the new, never half."""
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    write(temporary)
+    os.replace(temporary, target)
+
+
+class PartialOutput:
+    def __init__(self, out: str | os.PathLike, settings: dict, *, resume: bool, overwrite: bool):
+        self.out = Path(out).absolute()
+        self.videos_out = videos_path(self.out)
+        self.folder = self.out.with_name(f".{self.out.name}.partial")
+        self.settings = settings
+        if not self.out.name.endswith(".parquet"):
+            raise FervidError(f"{out}: the output name must end in .parquet")
+        if not self.out.parent.is_dir():
+            raise FervidError(f"{self.out.parent}: the output folder does not exist")
+        existing = [p for p in (self.out, self.videos_out, self.folder) if p.exists()]
+        if existing and not (resume or overwrite):
+            raise FervidError(f"{existing[0]} exists; pass --overwrite to replace it, or --resume to keep its "
+                              "finished videos and analyse the rest")
+        if overwrite:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        elif resume and self.folder.exists():
+            saved = self.folder / "settings.json"  # absent only if a run died in its first instant
+            self._check_settings(json.loads(saved.read_text()) if saved.exists() else {}, self.folder)
+        elif resume and self.videos_out.exists():
+            self._unpack_complete_output()
+        self.folder.mkdir(exist_ok=True)
+        (self.folder / "settings.json").write_text(json.dumps(settings, indent=2))
+
+    def _check_settings(self, found: dict, where: Path) -> None:
+        if found != self.settings:
+            changed = sorted(k for k in set(found) | set(self.settings) if found.get(k) != self.settings.get(k))
+            raise FervidError(f"{where} was made with other settings ({', '.join(changed)} differ); "
+                              "pass --overwrite to start again")
+
+    def _unpack_complete_output(self) -> None:
+        """A complete output becomes a partial folder, so one code path serves both kinds of resume."""
+        metadata = pq.read_schema(self.videos_out).metadata or {}
+        self._check_settings(json.loads(metadata.get(SETTINGS_KEY, b"{}")), self.videos_out)
+        self.folder.mkdir()
+        timeline = pq.read_table(self.out, schema=TIMELINE_SCHEMA)
+        for row in pq.read_table(self.videos_out, schema=VIDEOS_SCHEMA).to_pylist():
+            rows = timeline.filter(pc.equal(timeline["video_path"], row["video_path"]))
+            self.save(FinishedVideo(row["video_path"], rows, row))
+
+    def done(self) -> set[str]:
+        """Paths of videos finished ok with these settings (failed ones are tried again)."""
+        rows = [json.loads(p.read_text()) for p in self.folder.glob("*.json") if p.name != "settings.json"]
+        return {row["video_path"] for row in rows if row["status"] == STATUS_OK}
+
+    def save(self, video: FinishedVideo) -> None:
+        key = _key(video.path)
+        _replace_atomically(lambda p: pq.write_table(video.timeline, p), self.folder / f"{key}.parquet")
+        _replace_atomically(lambda p: p.write_text(json.dumps(video.row)), self.folder / f"{key}.json")
+
+    def finish(self, video_paths: Sequence[str]) -> pa.Table:
+        """Move the rows of ``video_paths`` (every one must be saved) into place; returns the videos table."""
+        rows = [json.loads((self.folder / f"{_key(path)}.json").read_text()) for path in sorted(video_paths)]
+        metadata = {SETTINGS_KEY: json.dumps(self.settings).encode()}
+
+        def write_timeline(target: Path) -> None:
+            # One video at a time: memory stays at one video's rows, however many there are.
+            with pq.ParquetWriter(target, TIMELINE_SCHEMA.with_metadata(metadata)) as writer:
+                for row in rows:
+                    writer.write_table(pq.read_table(self.folder / f"{_key(row['video_path'])}.parquet",
+                                                     schema=TIMELINE_SCHEMA))
+
+        videos = videos_table(rows).replace_schema_metadata(metadata)
+        self.videos_out.unlink(missing_ok=True)  # from here on the old output no longer looks complete
+        _replace_atomically(write_timeline, self.out)
+        _replace_atomically(lambda p: pq.write_table(videos, p), self.videos_out)
+        shutil.rmtree(self.folder)
+        return videos

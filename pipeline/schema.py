@@ -1,0 +1,61 @@
+"""The two output tables, declared once: the writer, the tests, notebooks and the docs all import them.
+
+``OUT.parquet`` (the timeline): one row per face per analysed frame, columns ``TIMELINE_SCHEMA``.
+``OUT.videos.parquet`` (the videos table): one row per input video, columns ``VIDEOS_SCHEMA``. It is written
+last: when it exists, the timeline beside it is complete (see ``fervid.pipeline.output``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from fervid.model.labels import FER2013_LABELS
+
+EMOTION_COLUMNS: tuple[str, ...] = FER2013_LABELS  # probabilities, in the model's label order
+
+TIMELINE_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),  # content hash: the same file keeps its id when renamed or moved
+        ("video_path", pa.string()),  # as given or found (absolute local path, or a URI)
+        ("frame_index", pa.int64()),  # decoded frames counted from 0
+        ("timestamp_s", pa.float64()),  # presentation time from the container (right for variable frame rate)
+        ("face_index", pa.int32()),  # 0-based, left to right within the frame
+        ("x", pa.int32()),  # box in original-frame pixels, clipped to the frame, without the crop margin
+        ("y", pa.int32()),
+        ("w", pa.int32()),
+        ("h", pa.int32()),
+        ("det_score", pa.float32()),  # detector confidence; 1.0 for Haar, which has none
+        *[(name, pa.float32()) for name in EMOTION_COLUMNS],  # softmax, sums to 1
+        ("emotion", pa.string()),  # the most probable label
+        ("confidence", pa.float32()),  # its probability
+    ]
+)
+
+VIDEOS_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),  # null when the file could not even be read
+        ("video_path", pa.string()),
+        ("status", pa.string()),  # "ok" or "error"
+        ("error", pa.string()),  # what went wrong, naming the file; null when ok
+        ("duration_s", pa.float64()),  # end of the last decoded frame (last timestamp + 1/fps)
+        ("fps", pa.float64()),  # the container's average frame rate
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("frames_total", pa.int64()),  # frames decoded
+        ("frames_analyzed", pa.int64()),  # frames run through the detector (all, or the --fps sample)
+        ("frames_with_faces", pa.int64()),
+        ("faces", pa.int64()),  # rows of this video in the timeline
+        ("seconds", pa.float64()),  # processing time summed over the video's tasks (CPU-side work)
+    ]
+)
+
+STATUS_OK, STATUS_ERROR = "ok", "error"
+
+
+def videos_path(out: str | Path) -> Path:
+    """``timelines.parquet`` -> ``timelines.videos.parquet``, beside it."""
+    out = Path(out)
+    stem = out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name
+    return out.with_name(f"{stem}.videos.parquet")

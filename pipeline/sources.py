@@ -1,0 +1,116 @@
+"""Finding videos: local files and folders (recursive), or URIs that pyarrow's filesystems reach (s3://, gs://,
+hdfs://, file://...), plus a content fingerprint (``video_id``) and a local copy for decoders that need a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from fervid.errors import FervidError
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".gif"})
+FINGERPRINT_BYTES = 64 * 1024  # read from each end of the file: cheap even for hours of video on S3
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def _filesystem(uri: str):
+    import pyarrow.fs
+
+    try:
+        return pyarrow.fs.FileSystem.from_uri(uri)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, OSError) as error:
+        raise FervidError(f"{uri}: cannot reach this location ({error})") from None
+
+
+def _is_video(name: str) -> bool:
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _list_uri(uri: str) -> list[str]:
+    import pyarrow.fs
+
+    filesystem, root = _filesystem(uri)
+    scheme = uri.split("://", 1)[0]
+    info = filesystem.get_file_info(root)
+    if info.type == pyarrow.fs.FileType.NotFound:
+        raise FervidError(f"{uri}: no such file or folder")
+    if info.type == pyarrow.fs.FileType.File:
+        return [uri]
+    found = filesystem.get_file_info(pyarrow.fs.FileSelector(root, recursive=True))
+    # A local path from from_uri() starts with "/", so file:// + "/a/b" gives back the usual file:///a/b.
+    return [f"{scheme}://{f.path}" for f in found if f.type == pyarrow.fs.FileType.File and _is_video(f.path)]
+
+
+def _list_local(path: str) -> list[str]:
+    local = Path(path).expanduser()
+    if local.is_dir():
+        return [str(p.absolute()) for p in local.rglob("*") if _is_video(p.name) and not p.is_dir()]
+    if local.exists() or local.is_symlink():
+        # A file named explicitly is taken whatever its extension: the user asked for it, and if it is no
+        # video its row in the videos table says so.
+        return [str(local.absolute())]
+    raise FervidError(f"{path}: no such file or folder")
+
+
+def list_videos(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Every video under ``paths`` (files, folders searched recursively, URIs), sorted, each once."""
+    if not paths:
+        raise FervidError("no input given; pass one or more video files or folders")
+    found: set[str] = set()
+    for path in map(str, paths):
+        videos = _list_uri(path) if is_uri(path) else _list_local(path)
+        if not videos:
+            raise FervidError(f"{path}: no videos found (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
+        found.update(videos)
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def open_binary(path: str) -> Iterator:
+    """A seekable binary file for a local path or a URI."""
+    if is_uri(path):
+        filesystem, inner = _filesystem(path)
+        with filesystem.open_input_file(inner) as handle:
+            yield handle
+    else:
+        with open(path, "rb") as handle:
+            yield handle
+
+
+def fingerprint(path: str) -> str:
+    """16 hex digits from the size and the first and last 64 KiB: stable across renames, copies and machines.
+
+    Raises OSError when the file cannot be read.
+    """
+    with open_binary(path) as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(0)
+        head = handle.read(FINGERPRINT_BYTES)
+        handle.seek(max(0, size - FINGERPRINT_BYTES))
+        tail = handle.read(FINGERPRINT_BYTES)
+    digest = hashlib.sha256(str(size).encode() + b"\0" + head + tail)
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def local_file(path: str) -> Iterator[str]:
+    """A local path to decode: the file itself, or for a URI a temporary copy deleted afterwards."""
+    if not is_uri(path):
+        yield path
+        return
+    suffix = Path(path.split("?", 1)[0]).suffix  # OpenCV picks the demuxer partly by extension
+    with tempfile.TemporaryDirectory(prefix="fervid-") as folder:
+        copy = os.path.join(folder, f"video{suffix}")
+        filesystem, inner = _filesystem(path)
+        with filesystem.open_input_stream(inner) as source, open(copy, "wb") as target:
+            shutil.copyfileobj(source, target, length=8 * 1024 * 1024)
+        yield copy

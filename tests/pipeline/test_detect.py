@@ -1,0 +1,75 @@
+import cv2
+import numpy as np
+import pytest
+
+from fervid.errors import FervidError
+from fervid.pipeline.detect import BLAZEFACE, DETECTORS, blazeface_anchors, clip_boxes, find_faces, make_detector
+
+
+def first_frame(path, index=0):
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    assert ok
+    return frame
+
+
+@pytest.mark.parametrize("name, count", [("blazeface-short", 896), ("blazeface-full", 2304)])
+def test_anchor_layouts_match_the_models(name, count):
+    anchors = blazeface_anchors(BLAZEFACE[name])
+    assert anchors.shape == (count, 2) and anchors.min() > 0 and anchors.max() < 1
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_one_frontal_face_found_by_every_detector(videos, name):
+    frame = first_frame(videos / "man_single_face.mp4")
+    boxes, scores = make_detector(name)(frame)
+    assert len(boxes) == 1 and 0.5 < scores[0] <= 1
+    x, y, w, h = boxes[0]
+    # Where the face is (checked by eye): centre near (295, 205), about 185 px wide.
+    assert abs(x + w / 2 - 295) < 30 and abs(y + h / 2 - 205) < 35 and 130 < w < 240
+
+
+@pytest.mark.parametrize("name", ["blazeface-full", "blazeface-short"])
+def test_title_card_has_no_face(videos, name):
+    boxes, _ = make_detector(name)(first_frame(videos / "no_face_title_card.mp4", 40))
+    assert len(boxes) == 0
+
+
+def test_unknown_detector_is_a_usage_error():
+    with pytest.raises(FervidError, match="unknown detector 'yolo'"):
+        make_detector("yolo")
+
+
+@pytest.mark.parametrize("box, margin, expected", [
+    ([10, 10, 20, 20], 0.0, [10, 10, 20, 20]),
+    ([10, 10, 20, 20], 0.1, [8, 8, 24, 24]),  # grown by 10% of the size on each side
+    ([-5, 2, 20, 10], 0.0, [0, 2, 15, 10]),  # clipped at the left edge
+    ([90, 45, 20, 20], 0.2, [86, 41, 14, 9]),  # grown, then clipped at the right and bottom edges (100 x 50)
+    ([200, 10, 20, 20], 0.0, [100, 10, 0, 20]),  # fully outside: zero width
+])
+def test_clip_boxes(box, margin, expected):
+    assert clip_boxes(np.array([box], np.float32), 100, 50, margin).tolist() == [expected]
+
+
+def test_find_faces_orders_left_to_right_and_crops_with_margin_inside_the_frame():
+    frame = np.zeros((50, 100, 3), np.uint8)
+    frame[:, 50:] = 255  # right half white: a crop's mean tells which half it came from
+
+    def detector(_):
+        boxes = np.array([[80, 30, 30, 30], [-10, -10, 20, 20], [200, 0, 10, 10], [30, 5, 10, 10]], np.float32)
+        return boxes, np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+
+    faces = find_faces(frame, detector, margin=0.2)
+    assert faces.boxes.tolist() == [[0, 0, 10, 10], [30, 5, 10, 10], [80, 30, 20, 20]]  # off-frame box dropped
+    assert faces.scores.tolist() == pytest.approx([0.8, 0.6, 0.9])
+    assert faces.crops.shape == (3, 48, 48) and faces.crops.dtype == np.uint8
+    assert faces.crops[0].mean() == 0 and faces.crops[2].mean() == 255
+
+
+def test_the_cli_offers_every_detector_and_the_same_default():
+    from fervid.cli import analyze
+    from fervid.pipeline.detect import DEFAULT_DETECTOR
+
+    option = next(p for p in analyze.params if p.name == "detector")
+    assert tuple(option.type.choices) == DETECTORS and option.default == DEFAULT_DETECTOR
