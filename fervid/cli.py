@@ -137,5 +137,71 @@ def analyze(paths, out, model_path, detector, sample_fps, batch_size, address, r
     sys.exit(2 if summary.videos_failed else 0)
 
 
+# Shared by the "timelines -> answers" commands below, so the three agree on what smoothing means.
+smooth_option = click.option("--smooth", "smooth_s", type=float, default=0.5, show_default=True,
+                             help="Centred moving-average window over each face track, seconds; 0: raw.")
+max_gap_option = click.option("--max-gap", "max_gap_s", type=float, default=0.5, show_default=True,
+                              help="A face missed for up to this many seconds keeps its track id.")
+
+
+def _prepared(timelines, smooth_s, max_gap_s):
+    """Read a timelines file and add track ids and smoothed columns: the input of summarize, plot and annotate."""
+    from fervid.pipeline.summary import prepare
+    from fervid.pipeline.tables import read_timelines
+    from fervid.pipeline.tracks import TrackConfig
+
+    return prepare(read_timelines(timelines), smooth_s, TrackConfig(max_gap_s=max_gap_s))
+
+
+@main.command()
+@click.argument("timelines", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Per-track table (.csv or .parquet); OUT-stem.segments.* and OUT-stem.videos.* go beside it.")
+@smooth_option
+@max_gap_option
+@friendly_errors
+def summarize(timelines, out, smooth_s, max_gap_s):
+    """Per face track and per video: seconds seen, dominant emotion, share of time per emotion, emotion segments."""
+    from fervid.pipeline.summary import summary_paths, write_summary
+    from fervid.pipeline.tables import read_videos
+
+    summary_paths(out)  # a bad --out name fails before the work
+    tables = write_summary(_prepared(timelines, smooth_s, max_gap_s), out, read_videos(timelines))
+    for (name, path), table in zip(summary_paths(out).items(), tables.values()):
+        click.echo(f"{name}: {len(table)} rows -> {path}")
+
+
+@main.command()
+@click.argument("timelines", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image to write (.png, .svg, .pdf).")
+@click.option("--video", default=None, help="video_id, path or file name; needed when TIMELINES holds several.")
+@click.option("--max-tracks", type=int, default=8, show_default=True, help="Rows to draw; the longest-seen tracks.")
+@smooth_option
+@max_gap_option
+@friendly_errors
+def plot(timelines, out, video, max_tracks, smooth_s, max_gap_s):
+    """Per face track, the seven emotion probabilities over time with a ribbon of the dominant one."""
+    from fervid.pipeline.plot import plot_timelines
+    from fervid.pipeline.tables import read_videos
+
+    click.echo(plot_timelines(_prepared(timelines, smooth_s, max_gap_s), out, video, max_tracks,
+                              read_videos(timelines)))
+
+
+@main.command()
+@click.argument("video", type=click.Path(dir_okay=False))
+@click.option("--timelines", required=True, type=click.Path(dir_okay=False), help="Timelines made from VIDEO.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Annotated video to write (.mp4).")
+@smooth_option
+@max_gap_option
+@friendly_errors
+def annotate(video, timelines, out, smooth_s, max_gap_s):
+    """Draw each face's box, track id, emotion and confidence on every frame of VIDEO."""
+    from fervid.pipeline.annotate import annotate_video
+
+    result = annotate_video(video, _prepared(timelines, smooth_s, max_gap_s), out)
+    click.echo(f"{result.frames} frames ({result.frames_with_boxes} with faces) -> {result.out}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,111 @@
+"""From timelines to answers: per track and per video, how long a face was seen and what it showed, and when.
+
+    prepared = prepare(read_timelines("t.parquet"), window_s=0.5)   # track ids + smoothed probabilities
+    track_summary(prepared)    # one row per face track: seconds seen, dominant emotion, share of time per emotion
+    video_summary(prepared)    # the same per video, over all its faces
+    emotion_segments(prepared) # runs of one (smoothed) emotion per track: start_s, end_s, emotion, confidence
+
+Time: each row stands for one analysed-frame step of its video (``tables.frame_step_s``), so "seconds" is time a
+face was actually seen (gaps inside a track do not count) and shares are shares of that time. All emotion
+figures use the smoothed emotion (``emotion_smooth``); ``window_s=0`` makes it the raw argmax.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fervid.errors import FervidError
+
+from .schema import EMOTION_COLUMNS
+from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
+from .tables import frame_step_s, require_columns
+from .tracks import TRACK_COLUMN, TrackConfig, ensure_tracks
+
+SHARE_COLUMNS: tuple[str, ...] = tuple(f"share_{name}" for name in EMOTION_COLUMNS)
+SUMMARY_FORMATS = (".csv", ".parquet")
+
+
+def prepare(timelines: pd.DataFrame, window_s: float = 0.5, tracks: TrackConfig = TrackConfig()) -> pd.DataFrame:
+    """Track ids (kept when present) and smoothed probabilities: the input every summary and plot expects."""
+    return smooth(ensure_tracks(timelines, tracks), window_s)
+
+
+def _with_seconds(prepared: pd.DataFrame, videos: pd.DataFrame | None) -> pd.DataFrame:
+    require_columns(prepared, ("video_id", "video_path", TRACK_COLUMN, "timestamp_s", EMOTION_SMOOTH,
+                               CONFIDENCE_SMOOTH), "the prepared timelines (call prepare() first)")
+    steps = frame_step_s(prepared, videos)
+    return prepared.assign(row_s=prepared["video_id"].map(steps).fillna(0.0).astype(np.float64))
+
+
+def _shares(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Share of seen time per smoothed emotion (columns ``share_<emotion>``) and the dominant one, per ``keys``."""
+    counts = pd.crosstab([rows[key] for key in keys], rows[EMOTION_SMOOTH])
+    counts = counts.reindex(columns=list(EMOTION_COLUMNS), fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0)
+    # idxmax takes the first of equal shares, i.e. the earlier label in the model's order: deterministic.
+    dominant = shares.idxmax(axis=1).rename("dominant")
+    return pd.concat([dominant, shares.set_axis(list(SHARE_COLUMNS), axis=1)], axis=1)
+
+
+def track_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (video_id, track_id): first_s, last_s, frames, seconds, dominant, mean_confidence, shares."""
+    rows = _with_seconds(prepared, videos)
+    keys = ["video_id", TRACK_COLUMN]
+    basics = rows.groupby(keys).agg(video_path=("video_path", "first"), first_s=("timestamp_s", "min"),
+                                    last_s=("timestamp_s", "max"), frames=("timestamp_s", "size"),
+                                    seconds=("row_s", "sum"), mean_confidence=(CONFIDENCE_SMOOTH, "mean"))
+    return basics.join(_shares(rows, keys)).reset_index()
+
+
+def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per video with faces: tracks, face_seconds (summed over tracks), dominant, shares over all faces."""
+    rows = _with_seconds(prepared, videos)
+    basics = rows.groupby("video_id").agg(video_path=("video_path", "first"), tracks=(TRACK_COLUMN, "nunique"),
+                                          face_seconds=("row_s", "sum"))
+    return basics.join(_shares(rows, ["video_id"])).reset_index()
+
+
+def emotion_segments(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Runs of one smoothed emotion per track: video_id, track_id, start_s, end_s, emotion, mean_confidence, frames.
+
+    ``end_s`` is the last row's time plus one frame step, so a segment's length is the time it covers.
+    """
+    rows = _with_seconds(prepared, videos).sort_values(["video_id", TRACK_COLUMN, "timestamp_s"], kind="stable")
+    track_key = rows["video_id"].astype(str) + "\0" + rows[TRACK_COLUMN].astype(str)
+    changed = (rows[EMOTION_SMOOTH] != rows[EMOTION_SMOOTH].shift()) | (track_key != track_key.shift())
+    segments = rows.groupby(changed.cumsum().to_numpy()).agg(
+        video_id=("video_id", "first"), track_id=(TRACK_COLUMN, "first"), start_s=("timestamp_s", "first"),
+        end_s=("timestamp_s", "last"), row_s=("row_s", "first"), emotion=(EMOTION_SMOOTH, "first"),
+        mean_confidence=(CONFIDENCE_SMOOTH, "mean"), frames=("timestamp_s", "size"))
+    segments["end_s"] += segments.pop("row_s")
+    return segments.astype({TRACK_COLUMN: np.int32}).reset_index(drop=True)
+
+
+def summary_paths(out: str | os.PathLike) -> dict[str, Path]:
+    """``summary.csv`` -> tracks: summary.csv, segments: summary.segments.csv, videos: summary.videos.csv."""
+    out = Path(out)
+    if out.suffix not in SUMMARY_FORMATS:
+        raise FervidError(f"{out}: the summary name must end in {' or '.join(SUMMARY_FORMATS)}")
+    stem = out.name[: -len(out.suffix)]
+    return {"tracks": out, "segments": out.with_name(f"{stem}.segments{out.suffix}"),
+            "videos": out.with_name(f"{stem}.videos{out.suffix}")}
+
+
+def write_summary(prepared: pd.DataFrame, out: str | os.PathLike,
+                  videos: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Write the three tables to ``summary_paths(out)`` (CSV or Parquet by extension); return them."""
+    paths = summary_paths(out)
+    if not paths["tracks"].parent.is_dir():
+        raise FervidError(f"{paths['tracks'].parent}: the output folder does not exist")
+    tables = {"tracks": track_summary(prepared, videos), "segments": emotion_segments(prepared, videos),
+              "videos": video_summary(prepared, videos)}
+    for name, table in tables.items():
+        if paths[name].suffix == ".csv":
+            table.to_csv(paths[name], index=False, float_format="%.4f")
+        else:
+            table.to_parquet(paths[name], index=False)
+    return tables

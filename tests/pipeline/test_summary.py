@@ -1,0 +1,120 @@
+"""Summaries per track and per video, emotion segments, and the files `fervid summarize` writes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fervid.errors import FervidError
+from fervid.pipeline.schema import EMOTION_COLUMNS
+from fervid.pipeline.summary import (SHARE_COLUMNS, emotion_segments, prepare, summary_paths, track_summary,
+                                     video_summary, write_summary)
+
+
+def face(emotions, track_id=0, video_id="v", step_s=0.1, start_s=0.0):
+    """Rows of one tracked face, one per ``step_s``, fully confident in the given labels (smoothing off)."""
+    probabilities = np.zeros((len(emotions), len(EMOTION_COLUMNS)), dtype=np.float32)
+    probabilities[np.arange(len(emotions)), [EMOTION_COLUMNS.index(name) for name in emotions]] = 1
+    frame = pd.DataFrame(probabilities, columns=list(EMOTION_COLUMNS))
+    return frame.assign(video_id=video_id, video_path=f"/videos/{video_id}.mp4", track_id=np.int32(track_id),
+                        timestamp_s=start_s + step_s * np.arange(len(emotions)))
+
+
+TWO_FACES = pd.concat([face(["happy"] * 3 + ["sad"]), face(["angry", "angry"], track_id=1, start_s=0.1)])
+
+
+def test_track_summary_counts_seen_time_and_shares():
+    tracks = track_summary(prepare(TWO_FACES, window_s=0)).set_index("track_id")
+    assert tracks.loc[0, "seconds"] == pytest.approx(0.4) and tracks.loc[1, "seconds"] == pytest.approx(0.2)
+    assert tracks.loc[0, "dominant"] == "happy" and tracks.loc[1, "dominant"] == "angry"
+    assert tracks.loc[0, "share_happy"] == pytest.approx(0.75) and tracks.loc[0, "share_sad"] == pytest.approx(0.25)
+    assert np.allclose(tracks[list(SHARE_COLUMNS)].sum(axis=1), 1)
+    assert (tracks.loc[0, "first_s"], tracks.loc[0, "last_s"], tracks.loc[0, "frames"]) == (0.0, pytest.approx(0.3), 4)
+
+
+def test_video_summary_weighs_every_face_by_its_time():
+    video = video_summary(prepare(TWO_FACES, window_s=0)).iloc[0]
+    assert video["tracks"] == 2 and video["face_seconds"] == pytest.approx(0.6)
+    assert video["share_happy"] == pytest.approx(0.5) and video["dominant"] == "happy"
+
+
+def test_segments_are_runs_of_one_emotion_per_track():
+    segments = emotion_segments(prepare(TWO_FACES, window_s=0))
+    assert segments[["track_id", "emotion", "frames"]].values.tolist() == [[0, "happy", 3], [0, "sad", 1],
+                                                                          [1, "angry", 2]]
+    # Each segment ends one frame step after its last row, so segments tile the time the face was seen.
+    assert segments["start_s"].tolist() == pytest.approx([0.0, 0.3, 0.1])
+    assert segments["end_s"].tolist() == pytest.approx([0.3, 0.4, 0.3])
+    assert segments["mean_confidence"].tolist() == pytest.approx([1, 1, 1])
+
+
+def test_the_same_emotion_in_two_tracks_is_two_segments():
+    rows = pd.concat([face(["happy"]), face(["happy"], track_id=1)])
+    assert len(emotion_segments(prepare(rows, window_s=0))) == 2
+
+
+def test_the_videos_table_sets_the_frame_step_after_sampling():
+    # --fps 2 on a 30 fps clip: rows 0.5 s apart; the videos table says 4 analysed frames over 2 s.
+    rows = face(["happy", "happy"], step_s=0.5)
+    videos = pd.DataFrame({"video_id": ["v"], "duration_s": [2.0], "frames_analyzed": [4]})
+    assert track_summary(prepare(rows, window_s=0), videos)["seconds"].iloc[0] == pytest.approx(1.0)
+
+
+def test_smoothing_changes_the_answer_raw_columns_do_not():
+    flicker = face(["happy", "happy", "sad", "happy", "happy"])
+    assert len(emotion_segments(prepare(flicker, window_s=0))) == 3
+    assert len(emotion_segments(prepare(flicker, window_s=0.3))) == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_write_summary_writes_three_tables_beside_each_other(tmp_path, suffix):
+    out = tmp_path / f"summary{suffix}"
+    write_summary(prepare(TWO_FACES, window_s=0), out)
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    assert len(read(out)) == 2
+    assert len(read(tmp_path / f"summary.segments{suffix}")) == 3
+    assert read(tmp_path / f"summary.videos{suffix}")["tracks"].tolist() == [2]
+
+
+@pytest.mark.parametrize("out, message", [
+    ("summary.txt", "must end in .csv or .parquet"),
+    ("missing/summary.csv", "output folder does not exist"),
+])
+def test_bad_summary_names_are_refused(tmp_path, out, message):
+    with pytest.raises(FervidError, match=message):
+        summary_paths(tmp_path / out)
+        write_summary(prepare(TWO_FACES, window_s=0), tmp_path / out)
+
+
+def test_summaries_refuse_unprepared_timelines():
+    with pytest.raises(FervidError, match="call prepare"):
+        track_summary(TWO_FACES)
+
+
+def test_cli_summarize_writes_and_names_the_three_files(tmp_path):
+    from click.testing import CliRunner
+
+    from fervid.cli import main
+    from fervid.pipeline.track_eval import SyntheticFace, synthetic_timelines
+
+    timelines = tmp_path / "t.parquet"
+    synthetic_timelines([SyntheticFace(0, 1, (100, 100)), SyntheticFace(0, 1, (300, 100))]).to_parquet(timelines)
+    result = CliRunner().invoke(main, ["summarize", str(timelines), "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    assert f"tracks: 2 rows -> {tmp_path / 's.csv'}" in result.output
+    assert "segments:" in result.output and (tmp_path / "s.videos.csv").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["summarize", "missing.parquet", "--out", "s.csv"], "no such timelines file"),
+    (["summarize", "missing.parquet", "--out", "s.json"], "must end in .csv or .parquet"),
+    (["plot", "missing.parquet", "--out", "p.png", "--smooth", "-1"], "no such timelines file"),
+])
+def test_cli_errors_are_one_line(tmp_path, monkeypatch, args, message):
+    from click.testing import CliRunner
+
+    from fervid.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and result.output.startswith("error: ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
