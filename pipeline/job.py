@@ -27,6 +27,7 @@ class AnalyzeConfig:
     detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (NOTES_FOR_README.md)
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
     batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
+    smooth_s: float = 0.0  # > 0: add per-track smoothed probabilities over a centred window of this many seconds
     margin: float = 0.15  # crops grow by this share of the box on each side: the FER2013 faces include some hair/chin
     frames_per_range: int = 500  # a longer video is split into time ranges of about this many frames
     classifier_actors: int | None = None  # None: one per GPU, or one per 4 CPUs (at least one)
@@ -48,6 +49,8 @@ class AnalyzeConfig:
         if self.batch_size < 1 or self.frames_per_range < 1:
             raise FervidError(f"batch size and frames per range must be positive; received {self.batch_size}, "
                               f"{self.frames_per_range}")
+        if not self.smooth_s >= 0:
+            raise FervidError(f"--smooth is a window in seconds, 0 or more; received {self.smooth_s}")
         if not 0 <= self.margin <= 1:
             raise FervidError(f"the crop margin is a share of the box, 0 to 1; received {self.margin}")
         if self.resume and self.overwrite:
@@ -137,6 +140,7 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     model = resolve_model(config.model_path)
     videos = list_videos(paths)
     settings = dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin,
+                    smooth_s=config.smooth_s,
                     model=fingerprint(str(model)))
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
     todo = sorted(set(videos) - output.done())
@@ -174,7 +178,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
                      fn_constructor_kwargs=dict(model_path=str(model), batch_size=config.batch_size),
                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))
     )
-    collector, frames = Collector(), 0
+    collector, frames = Collector(config.smooth_s), 0
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         for video in collector.add(batch):
             output.save(video)

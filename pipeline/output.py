@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from fervid.errors import FervidError
 
-from .schema import STATUS_OK, TIMELINE_SCHEMA, VIDEOS_SCHEMA, videos_path
+from .schema import STATUS_OK, VIDEOS_SCHEMA, timeline_schema, videos_path
 from .timeline import FinishedVideo, videos_table
 
 SETTINGS_KEY = b"fervid.settings"  # Parquet metadata key: the settings that made the rows (for --resume)
@@ -48,6 +48,7 @@ class PartialOutput:
         self.videos_out = videos_path(self.out)
         self.folder = self.out.with_name(f".{self.out.name}.partial")
         self.settings = settings
+        self.schema = timeline_schema(settings.get("smooth_s", 0.0))
         if not self.out.name.endswith(".parquet"):
             raise FervidError(f"{out}: the output name must end in .parquet")
         if not self.out.parent.is_dir():
@@ -77,7 +78,7 @@ class PartialOutput:
         metadata = pq.read_schema(self.videos_out).metadata or {}
         self._check_settings(json.loads(metadata.get(SETTINGS_KEY, b"{}")), self.videos_out)
         self.folder.mkdir()
-        timeline = pq.read_table(self.out, schema=TIMELINE_SCHEMA)
+        timeline = pq.read_table(self.out, schema=self.schema)
         for row in pq.read_table(self.videos_out, schema=VIDEOS_SCHEMA).to_pylist():
             rows = timeline.filter(pc.equal(timeline["video_path"], row["video_path"]))
             self.save(FinishedVideo(row["video_path"], rows, row))
@@ -99,10 +100,10 @@ class PartialOutput:
 
         def write_timeline(target: Path) -> None:
             # One video at a time: memory stays at one video's rows, however many there are.
-            with pq.ParquetWriter(target, TIMELINE_SCHEMA.with_metadata(metadata)) as writer:
+            with pq.ParquetWriter(target, self.schema.with_metadata(metadata)) as writer:
                 for row in rows:
                     writer.write_table(pq.read_table(self.folder / f"{_key(row['video_path'])}.parquet",
-                                                     schema=TIMELINE_SCHEMA))
+                                                     schema=self.schema))
 
         videos = videos_table(rows).replace_schema_metadata(metadata)
         self.videos_out.unlink(missing_ok=True)  # from here on the old output no longer looks complete

@@ -22,6 +22,7 @@ TIMELINE_SCHEMA = pa.schema(
         ("frame_index", pa.int64()),  # decoded frames counted from 0
         ("timestamp_s", pa.float64()),  # presentation time from the container (right for variable frame rate)
         ("face_index", pa.int32()),  # 0-based, left to right within the frame
+        ("track_id", pa.int32()),  # the same person keeps one id while in view (fervid.pipeline.tracks)
         ("x", pa.int32()),  # box in original-frame pixels, clipped to the frame, without the crop margin
         ("y", pa.int32()),
         ("w", pa.int32()),
@@ -32,6 +33,22 @@ TIMELINE_SCHEMA = pa.schema(
         ("confidence", pa.float32()),  # its probability
     ]
 )
+
+TRACK_COLUMN = "track_id"
+
+# Written only when `fervid analyze --smooth SECONDS` asks for them: the seven probabilities averaged per track
+# over a centred window (fervid.pipeline.smooth), and their argmax and its probability. The raw columns stay.
+SMOOTH_SUFFIX = "_smooth"
+SMOOTH_COLUMNS: tuple[str, ...] = tuple(f"{name}{SMOOTH_SUFFIX}" for name in EMOTION_COLUMNS)
+EMOTION_SMOOTH, CONFIDENCE_SMOOTH = f"emotion{SMOOTH_SUFFIX}", f"confidence{SMOOTH_SUFFIX}"
+SMOOTHED_TIMELINE_SCHEMA = pa.schema([*TIMELINE_SCHEMA, *[(name, pa.float32()) for name in SMOOTH_COLUMNS],
+                                      (EMOTION_SMOOTH, pa.string()), (CONFIDENCE_SMOOTH, pa.float32())])
+
+
+def timeline_schema(smooth_s: float) -> pa.Schema:
+    """The timeline's columns: with the smoothed ones when a smoothing window was asked for."""
+    return SMOOTHED_TIMELINE_SCHEMA if smooth_s > 0 else TIMELINE_SCHEMA
+
 
 VIDEOS_SCHEMA = pa.schema(
     [

@@ -13,13 +13,10 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
-from .schema import EMOTION_COLUMNS
+from .schema import CONFIDENCE_SMOOTH, EMOTION_COLUMNS, EMOTION_SMOOTH, SMOOTH_COLUMNS
 from .tables import require_columns
 from .tracks import TRACK_COLUMN
 
-SMOOTH_SUFFIX = "_smooth"
-SMOOTH_COLUMNS: tuple[str, ...] = tuple(f"{name}{SMOOTH_SUFFIX}" for name in EMOTION_COLUMNS)
-EMOTION_SMOOTH, CONFIDENCE_SMOOTH = f"emotion{SMOOTH_SUFFIX}", f"confidence{SMOOTH_SUFFIX}"
 
 
 def centred_mean(times_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:

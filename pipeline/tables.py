@@ -15,9 +15,10 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
-from .schema import TIMELINE_SCHEMA, videos_path
+from .schema import TIMELINE_SCHEMA, TRACK_COLUMN, videos_path
 
-TIMELINE_COLUMNS: tuple[str, ...] = tuple(TIMELINE_SCHEMA.names)
+# Required of any timelines table; track ids are computed (fervid.pipeline.tracks) when a table lacks them.
+TIMELINE_COLUMNS: tuple[str, ...] = tuple(name for name in TIMELINE_SCHEMA.names if name != TRACK_COLUMN)
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str = "the timelines table") -> None:

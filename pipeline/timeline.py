@@ -9,10 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from .crops import SUMMARY_FACE_INDEX
-from .schema import STATUS_ERROR, STATUS_OK, TIMELINE_SCHEMA, VIDEOS_SCHEMA
+from .schema import STATUS_ERROR, STATUS_OK, VIDEOS_SCHEMA, timeline_schema
+from .smooth import smooth
+from .tracks import TrackConfig, assign_tracks
+
 
 @dataclass
 class _Pending:
@@ -25,15 +29,16 @@ class _Pending:
 @dataclass(frozen=True)
 class FinishedVideo:
     path: str
-    timeline: pa.Table  # TIMELINE_SCHEMA rows, by frame_index then face_index; empty for a failed video
+    timeline: pa.Table  # timeline_schema() rows, by frame_index then face_index; empty for a failed video
     row: dict  # VIDEOS_SCHEMA fields
 
 
 class Collector:
     """Feed it batches from the classifier stage; it hands back each video once all its ranges are in."""
 
-    def __init__(self):
+    def __init__(self, smooth_s: float = 0.0, tracks: TrackConfig = TrackConfig()):
         self.pending: dict[str, _Pending] = defaultdict(_Pending)
+        self.smooth_s, self.tracks = smooth_s, tracks
 
     def add(self, batch: dict[str, np.ndarray]) -> list[FinishedVideo]:
         summary_rows = batch["face_index"] == SUMMARY_FACE_INDEX
@@ -47,12 +52,13 @@ class Collector:
             video = self.pending[path]
             video.summaries[int(batch["range_index"][i])] = summary
             if len(video.summaries) == summary["ranges"]:
-                finished.append(finish(path, self.pending.pop(path)))
+                finished.append(finish(path, self.pending.pop(path), self.smooth_s, self.tracks))
         return finished
 
 
-def finish(path: str, video: _Pending) -> FinishedVideo:
-    """Offset frame numbers by the frames of earlier ranges; count; one timeline table and one videos row."""
+def finish(path: str, video: _Pending, smooth_s: float = 0.0, tracks: TrackConfig = TrackConfig()) -> FinishedVideo:
+    """Offset frame numbers by the frames of earlier ranges; link faces into tracks (and smooth them when asked);
+    count; one timeline table and one videos row."""
     summaries = [video.summaries[i] for i in sorted(video.summaries)]
     first = summaries[0]
     frames = [s["frames"] for s in summaries]
@@ -61,7 +67,8 @@ def finish(path: str, video: _Pending) -> FinishedVideo:
     if error is None and sum(frames) == 0:
         error = f"{path}: opened, but no frame could be decoded"
     last = [s["last_timestamp_s"] for s in summaries if s["last_timestamp_s"] is not None]
-    timeline = TIMELINE_SCHEMA.empty_table() if error else _timeline(video.parts, offsets)
+    schema = timeline_schema(smooth_s)
+    timeline = schema.empty_table() if error else _timeline(video.parts, offsets, schema, smooth_s, tracks)
     row = dict(video_id=first["video_id"] or None, video_path=path, status=STATUS_ERROR if error else STATUS_OK,
                error=error, fps=first["fps"] or None, width=first["width"] or None, height=first["height"] or None,
                duration_s=max(last) + 1 / first["fps"] if last and first["fps"] else None,
@@ -71,14 +78,19 @@ def finish(path: str, video: _Pending) -> FinishedVideo:
     return FinishedVideo(path, timeline, row)
 
 
-def _timeline(parts: list[dict[str, np.ndarray]], offsets: np.ndarray) -> pa.Table:
+def _timeline(parts: list[dict[str, np.ndarray]], offsets: np.ndarray, schema: pa.Schema, smooth_s: float,
+              tracks: TrackConfig) -> pa.Table:
     if not parts:
-        return TIMELINE_SCHEMA.empty_table()
+        return schema.empty_table()
     columns = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     columns["frame_index"] = offsets[columns["range_index"]] + columns["frame"]
     order = np.lexsort((columns["face_index"], columns["frame_index"]))
-    table = pa.table({name: columns[name][order] for name in TIMELINE_SCHEMA.names})
-    return table.cast(TIMELINE_SCHEMA)
+    # Tracks need the whole video in time order, which only exists here, once every range is in.
+    rows = assign_tracks(pd.DataFrame({name: columns[name][order] for name in schema.names
+                                       if name in columns}), tracks)
+    if smooth_s > 0:
+        rows = smooth(rows, smooth_s)
+    return pa.Table.from_pandas(rows[schema.names], preserve_index=False).cast(schema)
 
 
 def videos_table(rows: list[dict]) -> pa.Table:

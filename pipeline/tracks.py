@@ -28,9 +28,9 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
+from .schema import TRACK_COLUMN
 from .tables import require_columns
 
-TRACK_COLUMN = "track_id"
 _NEEDED = ("video_id", "frame_index", "timestamp_s", "x", "y", "w", "h")
 
 

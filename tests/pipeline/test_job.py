@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from fervid.cli import main
 from fervid.pipeline.job import AnalyzeConfig, analyze
-from fervid.pipeline.schema import EMOTION_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, videos_path
+from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
+                                    videos_path)
 
 SAMPLE_FPS = 10.0
 FRAMES = {"face_then_no_face.mov": 169, "man_single_face.mp4": 72, "no_face_title_card.mp4": 95,
@@ -89,6 +90,23 @@ def test_faces_are_numbered_left_to_right_inside_the_frame(run):
     size = table.loc[timeline["clip"], ["width", "height"]].to_numpy()
     assert (timeline.x >= 0).all() and (timeline.x + timeline.w <= size[:, 0]).all()
     assert (timeline.y >= 0).all() and (timeline.y + timeline.h <= size[:, 1]).all()
+
+
+def test_one_face_keeps_one_track_and_smoothing_adds_columns(run, videos, untrained_model, tmp_path):
+    _, _, timeline, _ = run
+    single = timeline[timeline["clip"] == "man_single_face.mp4"]
+    assert single.track_id.dtype == np.int32 and set(single.track_id) == {0}
+    assert timeline.groupby("clip").track_id.min().eq(0).all()  # ids start at 0 in every video
+    out = tmp_path / "smoothed.parquet"
+    analyze([videos / "man_single_face.mp4"], out,
+            AnalyzeConfig(model_path=str(untrained_model), sample_fps=SAMPLE_FPS, smooth_s=0.5))
+    smoothed = pd.read_parquet(out)
+    assert pq.read_schema(out).remove_metadata() == timeline_schema(0.5)
+    raw = single.drop(columns="clip").reset_index(drop=True)
+    pd.testing.assert_frame_equal(smoothed[raw.columns].drop(columns="video_path"), raw.drop(columns="video_path"))
+    np.testing.assert_allclose(smoothed[list(SMOOTH_COLUMNS)].sum(axis=1), 1, atol=1e-4)
+    # The window averages: the smoothed series varies less from frame to frame than the raw one.
+    assert smoothed["happy_smooth"].diff().abs().mean() < smoothed["happy"].diff().abs().mean()
 
 
 def test_a_split_video_gives_the_rows_of_one_pass(run, videos, untrained_model, tmp_path):
