@@ -59,9 +59,13 @@ def main():
               help="Ray Train data-parallel workers; 0 trains in this process.")
 @click.option("--gpus-per-worker", type=float, default=0, show_default=True, help="GPUs per Ray Train worker.")
 @click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
+@click.option("--storage-path", default=None,
+              help="Ray Train checkpoints: a folder every node sees, or a URI (s3://...); default OUT/ray.")
+@click.option("--max-failures", type=int, default=0, show_default=True,
+              help="Restart the Ray Train workers from the last checkpoint this many times when one dies.")
 @friendly_errors
 def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, schedule, oversample_floor,
-          limit_per_class, seed, resume, init_from, workers, gpus_per_worker, address):
+          limit_per_class, seed, resume, init_from, workers, gpus_per_worker, address, storage_path, max_failures):
     """Train the paper's CNN on a labelled face set and write an artifact to OUT/model.keras."""
     from dataclasses import replace
 
@@ -74,8 +78,9 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
     if workers > 0:
         from fervid.model.distributed import DistributedConfig, train_distributed
 
-        train_distributed(data, out, config, DistributedConfig(workers=workers, gpus_per_worker=gpus_per_worker,
-                                                               address=address),
+        dist = DistributedConfig(workers=workers, gpus_per_worker=gpus_per_worker, address=address,
+                                 storage_path=storage_path, max_failures=max_failures)
+        train_distributed(data, out, config, dist,
                           val=val, resume=resume, init_from=init_from, log=click.echo)
     else:
         from fervid.model.train import train as train_here

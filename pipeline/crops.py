@@ -26,6 +26,9 @@ FLUSH_FACES = 512  # yield crops in chunks of this many faces (about 1.2 MB)
 
 def describe(path: str, error: BaseException) -> str:
     """The message for the videos table: it names the file and what went wrong."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        # "[Errno 13] Permission denied: '/x/a.mp4'" reads better as "/x/a.mp4: cannot read it (Permission denied)".
+        return f"{error.filename}: cannot read it ({error.strerror})"
     text = str(error).strip() or type(error).__name__
     return text if path in text else f"{path}: {type(error).__name__}: {text}"
 

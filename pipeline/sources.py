@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,10 +51,30 @@ def _list_uri(uri: str) -> list[str]:
     return [f"{scheme}://{f.path}" for f in found if f.type == pyarrow.fs.FileType.File and _is_video(f.path)]
 
 
+def _walk_files(folder: Path) -> Iterator[Path]:
+    """Every non-folder entry under ``folder``. Symlinked folders are followed (a link to a video library must
+    not be skipped silently, as ``Path.rglob`` does), but each real folder is entered once, so a link to itself
+    or a parent cannot loop; a folder that cannot be listed is an error, not a silent gap in the output."""
+
+    def refuse(error: OSError) -> None:
+        raise FervidError(f"{error.filename}: cannot list this folder ({error.strerror})")
+
+    seen: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True, onerror=refuse):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []  # already listed under another path: do not descend again
+            continue
+        seen.add(real)
+        folders.sort()  # a folder reached twice is listed under the path that sorts first
+        yield from (Path(root, name) for name in files)
+
+
 def _list_local(path: str) -> list[str]:
     local = Path(path).expanduser()
     if local.is_dir():
-        return [str(p.absolute()) for p in local.rglob("*") if _is_video(p.name) and not p.is_dir()]
+        # Dangling symlinks and FIFOs are listed too: their rows in the videos table say what is wrong.
+        return [str(p.absolute()) for p in _walk_files(local) if _is_video(p.name)]
     if local.exists() or local.is_symlink():
         # A file named explicitly is taken whatever its extension: the user asked for it, and if it is no
         # video its row in the videos table says so.
@@ -82,8 +103,22 @@ def open_binary(path: str) -> Iterator:
         with filesystem.open_input_file(inner) as handle:
             yield handle
     else:
+        check_regular_file(path)
         with open(path, "rb") as handle:
             yield handle
+
+
+def check_regular_file(path: str) -> None:
+    """Raise ``OSError`` naming ``path`` unless it is a regular file (or a symlink to one): ``open()`` on a FIFO
+    blocks until someone writes to it, and a device such as /dev/zero never ends, so either would hang a task."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise FileNotFoundError(f"{path}: No such file: a broken symlink to {os.readlink(path)}") from None
+        raise FileNotFoundError(f"{path}: No such file (deleted after it was listed?)") from None
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{path}: not a regular file (a folder, FIFO, socket or device), so not a video file")
 
 
 def fingerprint(path: str) -> str:
