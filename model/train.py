@@ -79,13 +79,14 @@ def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: 
                 classes: tuple[str, ...] | None = None) -> Splits:
     """Training and validation faces from what the user pointed at.
 
-    ``data`` may hold ``train/`` and ``val/`` class-folder trees (the FER2013 layout), be one class-folder
-    tree, a ``fer2013.csv`` (Training / PublicTest rows) or a packed ``.npz``. Without a validation set,
-    ``val_fraction`` of each class is held out.
+    ``data`` may hold ``train/`` and ``val/`` class-folder trees (the FER2013 layout) or ``train.npz`` and
+    ``val.npz`` (packed), or be one class-folder tree, a ``fer2013.csv`` (Training / PublicTest rows) or a packed
+    ``.npz``. Without a validation set, ``val_fraction`` of each class is held out.
     """
     data = Path(data)
-    if val is None and data.is_dir() and (data / "train").is_dir() and (data / "val").is_dir():
-        data, val = data / "train", data / "val"
+    for train_name, val_name in (("train", "val"), ("train.npz", "val.npz")):  # folders, or packed files
+        if val is None and data.is_dir() and (data / train_name).exists() and (data / val_name).exists():
+            data, val = data / train_name, data / val_name
     if data.suffix.lower() == ".csv" and data.is_file() and csv_has_usage(data):
         train_set = load_dataset(data, classes, usage="Training")
         val_set = load_dataset(val or data, classes, usage=None if val else "PublicTest")

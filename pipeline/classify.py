@@ -5,6 +5,8 @@ cluster has GPUs). The model is loaded once per actor; crops come in, probabilit
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -12,14 +14,19 @@ from .schema import EMOTION_COLUMNS
 
 
 class EmotionActor:
-    def __init__(self, model_path: str | None, batch_size: int):
+    def __init__(self, model_bytes: bytes, batch_size: int, model_name: str = "model.keras"):
+        """``model_bytes``: the artifact file itself. It travels with the actor through Ray's object store, so a
+        worker node needs no shared disk and no copy of the driver's ``--model`` path."""
         # Heavy imports here, in the actor process, never in the driver's module scope.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from fervid.model.predict import EmotionClassifier
 
-        self.classifier = EmotionClassifier(model_path, batch_size=batch_size)
+        with tempfile.TemporaryDirectory(prefix="fervid-model-") as folder:
+            path = Path(folder) / model_name
+            path.write_bytes(model_bytes)
+            self.classifier = EmotionClassifier(path, batch_size=batch_size)
         if tuple(self.classifier.labels) != EMOTION_COLUMNS:
-            raise ValueError(f"{model_path}: expected the labels {list(EMOTION_COLUMNS)}. "
+            raise ValueError(f"{model_name}: expected the labels {list(EMOTION_COLUMNS)}. "
                              f"Received {list(self.classifier.labels)}")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -74,8 +74,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class AnalyzeSummary:
-    out: Path
-    videos_out: Path
+    out: Path | str  # a str for a URI
+    videos_out: Path | str
     videos_ok: int
     videos_failed: int
     frames: int  # decoded, all videos in the output
@@ -132,9 +132,16 @@ def _classifier_pool(configured: int | None) -> tuple[int, float]:
 
 def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: AnalyzeConfig = AnalyzeConfig(),
             progress: Callable[[Progress], None] | None = None) -> AnalyzeSummary:
-    """Analyse every video under ``paths``; write ``out`` and its videos table; see the module docstring."""
+    """Analyse every video under ``paths``; write ``out`` and its videos table; see the module docstring.
+
+    ``out`` may be a URI that pyarrow's filesystems reach (s3://, gs://, file://): see ``fervid.pipeline.remote``.
+    """
     from .output import PartialOutput
-    from .sources import fingerprint, list_videos
+    from .remote import analyze_to_uri
+    from .sources import fingerprint, is_uri, list_videos
+
+    if is_uri(str(out)):
+        return analyze_to_uri(str(out), lambda local, staged: analyze(paths, local, staged, progress), config)
 
     started = time.perf_counter()
     model = resolve_model(config.model_path)
@@ -175,7 +182,8 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
         .map_batches(detect_range, batch_size=1, num_cpus=1,
                      fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin))
         .map_batches(EmotionActor, batch_size=config.batch_size, num_gpus=gpus, num_cpus=config.classifier_cpus,
-                     fn_constructor_kwargs=dict(model_path=str(model), batch_size=config.batch_size),
+                     fn_constructor_kwargs=dict(model_bytes=model.read_bytes(), batch_size=config.batch_size,
+                                                model_name=model.name),
                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))
     )
     collector, frames = Collector(config.smooth_s), 0

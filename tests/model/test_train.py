@@ -73,3 +73,10 @@ def test_init_from_starts_a_new_label_set_from_a_trained_model(finished_run, tmp
 def test_without_a_validation_set_a_stratified_share_is_held_out(synthetic):
     splits = load_splits(synthetic / "train", None, TrainConfig(val_fraction=0.25))
     assert len(splits.val) == 7 * 4 and len(splits.train) == 7 * 12
+
+
+def test_a_folder_of_packed_train_and_val_files_is_found(fer2013):
+    packed = fer2013.parent / "fer2013-packed"
+    splits = load_splits(packed, None, TrainConfig(limit_per_class=4))
+    assert splits.train.source.endswith("train.npz") and splits.val.source.endswith("val.npz")
+    assert len(splits.train) == 28 and splits.val.classes == splits.train.classes

@@ -7,7 +7,7 @@ from fervid.pipeline.schema import EMOTION_COLUMNS
 
 
 def test_actor_adds_probabilities_and_drops_crops(untrained_model):
-    actor = EmotionActor(str(untrained_model), batch_size=8)
+    actor = EmotionActor(untrained_model.read_bytes(), batch_size=8)
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)
     task = dict(video_path="/v.mp4", video_id="abc", range_index=0)

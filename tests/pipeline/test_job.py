@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from fervid.cli import main
+from fervid.errors import FervidError
 from fervid.pipeline.job import AnalyzeConfig, analyze
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
@@ -207,3 +209,18 @@ def test_resume_refuses_other_settings(pair, tmp_path):
     result = CliRunner().invoke(main, ["analyze", str(folder), "--out", str(out), "--model", config.model_path,
                                        "--fps", "2", "--resume"])
     assert result.exit_code == 1 and "other settings (sample_fps differ)" in result.output
+
+
+def test_output_to_a_uri_is_staged_and_uploaded_videos_table_last(pair, tmp_path):
+    folder, config, reference = pair
+    target = tmp_path / "bucket"
+    target.mkdir()
+    uri = f"file://{target}/timelines.parquet"
+    summary = analyze([folder], uri, config)
+    assert summary.out == uri and summary.videos_out == f"file://{target}/timelines.videos.parquet"
+    assert sorted(p.name for p in target.iterdir()) == ["timelines.parquet", "timelines.videos.parquet"]
+    pd.testing.assert_frame_equal(comparable(target / "timelines.parquet"), comparable(reference))
+    with pytest.raises(FervidError, match="exists; pass --overwrite"):
+        analyze([folder], uri, config)
+    again = analyze([folder], uri, replace(config, resume=True))
+    assert again.frames_this_run == 0 and again.faces == summary.faces
