@@ -26,6 +26,7 @@ from .network import NetworkConfig
 from .train import TrainConfig, load_splits, write_history
 
 WEIGHTS_FILE = "model.weights.h5"
+RUN_NAME = "fervid-train"  # Ray Train's run folder under the storage path
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ def train_loop_per_worker(loop_config: dict) -> None:
         optimizer.build(model.trainable_variables)
 
     history: list[dict] = []  # travels inside every checkpoint, so a restored run keeps its earlier epochs
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint:  # a restarted worker group, or a resumed run: continue after the last reported epoch
+    # A worker group restarted after a failure gets this run's latest checkpoint; a resumed run, its last one.
+    checkpoint = ray.train.get_checkpoint() or loop_config["resume_from"]
+    if checkpoint:  # continue after the last reported epoch
         with checkpoint.as_directory() as folder:
             model.load_weights(os.path.join(folder, WEIGHTS_FILE))
             state = json.loads(Path(folder, "state.json").read_text())
@@ -151,6 +153,21 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 ray.train.report(metrics)
 
 
+def latest_checkpoint(storage_path: str):
+    """The newest checkpoint an earlier run left (Ray names them checkpoint_<time>, so names sort by age)."""
+    import pyarrow.fs as pafs
+    import ray.train
+
+    if "://" in storage_path:
+        filesystem, root = pafs.FileSystem.from_uri(storage_path)
+    else:
+        filesystem, root = pafs.LocalFileSystem(), storage_path
+    found = filesystem.get_file_info(pafs.FileSelector(f"{root}/{RUN_NAME}", allow_not_found=True))
+    folders = sorted(info.path for info in found
+                     if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_"))
+    return ray.train.Checkpoint(folders[-1], filesystem=filesystem) if folders else None
+
+
 def _ray_dataset(images: np.ndarray, labels: np.ndarray):
     import pyarrow as pa
     import ray.data
@@ -175,6 +192,12 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()) and not resume:
         raise FervidError(f"{out}: run folder exists and is not empty; pass --resume or choose another --out")
+    if resume:  # the run's own settings, as a one-process --resume does
+        if not (out / "config.json").exists():
+            raise FervidError(f"{out}: nothing to resume (no config.json)")
+        saved = json.loads((out / "config.json").read_text())
+        config, data, val = TrainConfig.from_dict(saved["train"]), saved["data"], saved["val"]
+    storage_path = dist.storage_path or str(out / "ray")
     if config.batch_size % dist.workers:
         raise FervidError(f"batch size {config.batch_size} must divide evenly between {dist.workers} workers")
     splits = load_splits(data, val, config)
@@ -202,13 +225,15 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
         train_loop_per_worker,
         train_loop_config={"train": asdict(config), "network": network.to_dict(), "steps_per_epoch": steps,
                            "val_images": splits.val.images, "val_labels": splits.val.labels,
-                           "init_weights": init_weights},
+                           "init_weights": init_weights,
+                           # Ray 2.60 deprecates resume_from_checkpoint: the loop loads it itself.
+                           "resume_from": latest_checkpoint(storage_path) if resume else None},
         scaling_config=ray.train.ScalingConfig(num_workers=dist.workers, use_gpu=dist.gpus_per_worker > 0,
                                                resources_per_worker={"CPU": dist.cpus_per_worker,
                                                                      "GPU": dist.gpus_per_worker}),
         datasets={"train": _ray_dataset(splits.train.images[order], splits.train.labels[order])},
         run_config=ray.train.RunConfig(
-            name="fervid-train", storage_path=dist.storage_path or str(out / "ray"),
+            name=RUN_NAME, storage_path=storage_path,
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="val_accuracy",
                                                          checkpoint_score_order="max"),
             failure_config=ray.train.FailureConfig(max_failures=dist.max_failures)),

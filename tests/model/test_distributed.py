@@ -32,3 +32,11 @@ def test_two_cpu_workers_train_in_sync_and_lower_the_loss(ray_local, tmp_path):
     model, info = load_artifact(path)  # the same artifact format as a one-process run
     assert info.training["workers"] == 2 and model.count_params() == 4_478_727
     assert (tmp_path / "run" / "history.png").exists()
+
+    # --resume: one more epoch on top of the last checkpoint, not a fresh start.
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved["train"]["epochs"] = 4
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    train_distributed("ignored", tmp_path / "run", dist=DistributedConfig(workers=2), resume=True, log=lambda _: None)
+    resumed = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [row["epoch"] for row in resumed] == [1, 2, 3, 4] and resumed[:3] == history
