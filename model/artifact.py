@@ -100,6 +100,39 @@ def read_info(path: str | os.PathLike) -> ArtifactInfo:
         raise FervidError(f"{path}: {METADATA_NAME} is invalid ({error})") from None
 
 
+def check_artifact(path: str | os.PathLike) -> ArtifactInfo:
+    """What ``load_artifact`` would refuse, found without Keras (milliseconds, no TensorFlow in the process).
+
+    A driver checks this before starting workers that will load the model: a corrupt zip member, a layer that is
+    not a Keras built-in or is a ``Lambda`` (code that safe mode refuses to run), a wrong input shape, or an
+    output that does not match the labels.
+    """
+    path = Path(path)
+    info = read_info(path)
+    with zipfile.ZipFile(path) as archive:
+        broken = archive.testzip()
+        if broken:
+            raise FervidError(f"{path}: corrupt archive member {broken}")
+        try:
+            config = json.loads(archive.read("config.json"))
+            layers = config["config"]["layers"]
+        except (KeyError, ValueError, TypeError):
+            raise FervidError(f"{path}: no readable Keras model config inside") from None
+    for layer in layers:
+        if layer.get("class_name") == "Lambda" or not str(layer.get("module", "")).startswith("keras"):
+            raise FervidError(f"{path}: layer {layer.get('name')!r} ({layer.get('class_name')}) would run code "
+                              "from the file; refused (Keras safe mode)")
+    shapes = [layer["config"].get("batch_shape") for layer in layers if layer.get("class_name") == "InputLayer"]
+    expected = [None, info.input_size, info.input_size, 1]
+    if shapes != [expected]:
+        raise FervidError(f"{path}: expected one input of shape {tuple(expected)}, found {shapes}")
+    units = [layer["config"].get("units") for layer in layers if layer.get("class_name") == "Dense"]
+    if not units or units[-1] != len(info.labels):
+        raise FervidError(f"{path}: the last Dense layer has {units[-1] if units else 'no'} outputs but the file "
+                          f"lists {len(info.labels)} labels")
+    return info
+
+
 def load_artifact(path: str | os.PathLike | None = None):
     """Return ``(keras_model, ArtifactInfo)``, checked: 48x48x1 input, one output per label, safe mode.
 

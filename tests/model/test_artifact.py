@@ -103,3 +103,20 @@ def test_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
 def test_bad_label_lists_are_refused():
     with pytest.raises(ValueError, match="unique"):
         ArtifactInfo(labels=("a", "a"), network=NetworkConfig(2))
+
+
+def test_the_keras_free_check_refuses_what_loading_would(tmp_path, untrained_model):
+    from fervid.model.artifact import check_artifact
+
+    assert check_artifact(untrained_model).labels == FER2013_LABELS
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Lambda(lambda t: t * 2)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x)))
+    path = tmp_path / "lambda.keras"
+    keras.saving.save_model(model, path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("fervid.json", ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig()).to_json())
+    with pytest.raises(FervidError, match=r"lambda.keras: layer 'lambda\w*' \(Lambda\) would run code"):
+        check_artifact(path)

@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import pytest
@@ -52,3 +53,28 @@ def test_fingerprint_survives_renames_and_tells_content_apart(videos, tmp_path):
     assert fingerprint(str(videos / "woman_talking.mp4")) != original
     (tmp_path / "empty.mp4").write_bytes(b"")
     assert len(fingerprint(str(tmp_path / "empty.mp4"))) == 16
+
+
+def test_symlinked_folders_are_followed_once_and_loops_end(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "v.mp4").write_bytes(b"x")
+    (tmp_path / "a" / "self").symlink_to(tmp_path / "a")  # a loop onto itself
+    (tmp_path / "a" / "up").symlink_to(tmp_path)  # a loop onto its parent
+    (tmp_path / "b").symlink_to(tmp_path / "a")  # the same real folder under a second name
+    library = tmp_path.parent / f"{tmp_path.name}-library"  # reached only through a link
+    library.mkdir()
+    (library / "w.mp4").write_bytes(b"x")
+    (tmp_path / "linked").symlink_to(library)
+    assert list_videos([tmp_path]) == [str(tmp_path / "a" / "v.mp4"), str(tmp_path / "linked" / "w.mp4")]
+
+
+def test_only_regular_files_are_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.mp4")  # open() would block until a writer came
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "deleted.mp4")
+    assert list_videos([tmp_path]) == [str(tmp_path / "gone.mp4"), str(tmp_path / "pipe.mp4")]  # reported, not hidden
+    with pytest.raises(OSError, match="pipe.mp4: not a regular file"):
+        fingerprint(str(tmp_path / "pipe.mp4"))
+    with pytest.raises(OSError, match="gone.mp4: No such file: a broken symlink to .*deleted.mp4"):
+        fingerprint(str(tmp_path / "gone.mp4"))
+    with pytest.raises(OSError, match="/dev/zero: not a regular file"):
+        fingerprint("/dev/zero")  # would read forever
