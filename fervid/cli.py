@@ -116,13 +116,14 @@ def evaluate(data, model_path, usage, mirror, as_json, png):
               default="blazeface-full", show_default=True, help="Face detector.")
 @click.option("--fps", "sample_fps", type=float, help="Analyse this many frames per second; default: every frame.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Faces per classifier call.")
+@click.option("--mirror", is_flag=True, help="Average each face with its mirror image (slower, a little more accurate).")
 @click.option("--smooth", "smooth_s", type=float, default=0.0, show_default=True,
               help="Also write per-track probabilities smoothed over this many seconds (happy_smooth, ...).")
 @click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
 @click.option("--resume", is_flag=True, help="Keep the videos OUT (or an interrupted run) finished; do the rest.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 @friendly_errors
-def analyze(paths, out, model_path, detector, sample_fps, batch_size, smooth_s, address, resume, overwrite):
+def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, smooth_s, address, resume, overwrite):
     """Per-frame, per-face emotion timelines for videos and folders of videos (PATHS: files, folders, URIs).
 
     Exit status: 0 when every video was analysed, 2 when some failed (OUT.videos.parquet says why), 1 on a
@@ -131,7 +132,7 @@ def analyze(paths, out, model_path, detector, sample_fps, batch_size, smooth_s, 
     from fervid.pipeline.job import AnalyzeConfig, analyze as run_analysis
 
     config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, batch_size=batch_size,
-                           smooth_s=smooth_s, address=address, resume=resume, overwrite=overwrite)
+                           mirror=mirror, smooth_s=smooth_s, address=address, resume=resume, overwrite=overwrite)
     live = sys.stderr.isatty()
 
     def show(progress):

@@ -14,7 +14,7 @@ from .schema import EMOTION_COLUMNS
 
 
 class EmotionActor:
-    def __init__(self, model_bytes: bytes, batch_size: int, model_name: str = "model.keras"):
+    def __init__(self, model_bytes: bytes, batch_size: int, model_name: str = "model.keras", mirror: bool = False):
         """``model_bytes``: the artifact file itself. It travels with the actor through Ray's object store, so a
         worker node needs no shared disk and no copy of the driver's ``--model`` path."""
         # Heavy imports here, in the actor process, never in the driver's module scope.
@@ -24,7 +24,7 @@ class EmotionActor:
         with tempfile.TemporaryDirectory(prefix="fervid-model-") as folder:
             path = Path(folder) / model_name
             path.write_bytes(model_bytes)
-            self.classifier = EmotionClassifier(path, batch_size=batch_size)
+            self.classifier = EmotionClassifier(path, batch_size=batch_size, mirror=mirror)
         if tuple(self.classifier.labels) != EMOTION_COLUMNS:
             raise ValueError(f"{model_name}: expected the labels {list(EMOTION_COLUMNS)}. "
                              f"Received {list(self.classifier.labels)}")

@@ -23,3 +23,13 @@ def test_actor_adds_probabilities_and_drops_crops(untrained_model):
     assert list(out["emotion"][:3]) == [EMOTION_COLUMNS[i] for i in probabilities[:3].argmax(axis=1)]
     np.testing.assert_allclose(out["confidence"][:3], probabilities[:3].max(axis=1))
     np.testing.assert_allclose(probabilities[:3], actor.classifier.predict(crops), atol=1e-6)
+
+
+def test_the_actor_can_average_each_face_with_its_mirror(untrained_model):
+    from fervid.model.predict import EmotionClassifier
+
+    actor = EmotionActor(untrained_model.read_bytes(), batch_size=8, mirror=True)
+    crops = np.random.default_rng(1).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    expected = EmotionClassifier(untrained_model, batch_size=8, mirror=True).predict(crops)
+    np.testing.assert_allclose(actor.classifier.predict(crops), expected, atol=1e-6)
+    assert actor.classifier.mirror
