@@ -118,25 +118,33 @@ def _load_folder(root: Path, classes: tuple[str, ...] | None) -> FaceDataset:
     if unknown:
         raise FervidError(f"{root}: class folders {unknown} are not among the expected classes {list(classes)}")
 
-    images, labels, skipped, converted = [], [], [], 0
+    files, labels = [], []
     for folder in folders:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
             raise FervidError(f"{folder}: class folder has no images ({', '.join(IMAGE_SUFFIXES)})")
-        label = classes.index(folder.name)
-        for file in files:
-            image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
-            if image is None or image.size == 0:
-                skipped.append(f"{file}: not a readable image")
-                continue
-            face, was_converted = to_face(image)
-            converted += was_converted
-            images.append(face)
-            labels.append(label)
+        files += found
+        labels += [classes.index(folder.name)] * len(found)
+    images, kept, skipped, converted = _decode_faces(
+        (str(file), cv2.imread(str(file), cv2.IMREAD_UNCHANGED)) for file in files)
     if not images:
         raise FervidError(f"{root}: none of the images could be read")
-    return FaceDataset(np.stack(images), np.asarray(labels, np.int64), classes, str(root), converted,
+    return FaceDataset(np.stack(images), np.asarray(labels, np.int64)[kept], classes, str(root), converted,
                        tuple(skipped))
+
+
+def _decode_faces(decoded) -> tuple[list[np.ndarray], list[int], list[str], int]:
+    """``(name, image or None)`` pairs -> faces, the indices kept, "name: reason" for the unreadable, conversions."""
+    images, kept, skipped, converted = [], [], [], 0
+    for i, (name, image) in enumerate(decoded):
+        if image is None or image.size == 0:
+            skipped.append(f"{name}: not a readable image")
+            continue
+        face, was_converted = to_face(image)
+        converted += was_converted
+        images.append(face)
+        kept.append(i)
+    return images, kept, skipped, converted
 
 
 def csv_has_usage(path: Path) -> bool:
@@ -193,16 +201,9 @@ def _load_packed(path: Path, classes: tuple[str, ...] | None) -> FaceDataset:
     remap = np.array([classes.index(c) if c in classes else -1 for c in packed_classes])
     if (remap < 0).any():
         raise FervidError(f"{path}: classes {packed_classes} do not fit the expected {list(classes)}")
-    images, kept, skipped, converted = [], [], [], 0
-    for i in range(len(labels)):
-        image = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_UNCHANGED)
-        if image is None:
-            skipped.append(f"{path}[{i}]: not a readable image")
-            continue
-        face, was_converted = to_face(image)
-        converted += was_converted
-        images.append(face)
-        kept.append(i)
+    images, kept, skipped, converted = _decode_faces(
+        (f"{path}[{i}]", cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_UNCHANGED))
+        for i in range(len(labels)))
     return FaceDataset(np.stack(images), remap[labels[kept]].astype(np.int64), classes, str(path), converted,
                        tuple(skipped))
 
