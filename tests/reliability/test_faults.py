@@ -62,7 +62,7 @@ def workload(videos, tmp_path_factory):
     for copy in (1, 2):
         for clip in CLIPS:
             (folder / f"copy{copy}_{clip}").symlink_to(videos / clip)
-    reference = folder.parent / "reference.parquet"
+    reference = tmp_path_factory.mktemp("faults-reference") / "reference.parquet"
     run = start(folder, reference)
     assert run.wait(timeout=600) == 0, run.stdout.read()
     return folder, pd.read_parquet(reference)
