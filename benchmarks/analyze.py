@@ -23,11 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-try:
-    import psutil
-except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
-    import ray  # noqa: F401
-    import psutil
+import psutil
 
 from fervid.pipeline.detect import DEFAULT_DETECTOR, DETECTORS
 from fervid.pipeline.smoke import model_or_untrained

@@ -45,11 +45,7 @@ def write_video(path: Path, minutes: float) -> int:
 
 
 def analyze_with_peaks(video: Path, out: Path, sample_fps: float) -> dict:
-    try:
-        import psutil
-    except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
-        import ray  # noqa: F401
-        import psutil
+    import psutil
 
     started = time.perf_counter()
     run = subprocess.Popen([sys.executable, "-m", "fervid.cli", "analyze", str(video), "--out", str(out),

@@ -48,11 +48,7 @@ def test_a_worker_killed_mid_run_resumes_from_the_last_checkpoint(ray_local, tmp
     import threading
     import time
 
-    try:
-        import psutil
-    except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
-        import ray  # noqa: F401
-        import psutil
+    import psutil
 
     data = write_synthetic_faces(tmp_path / "data", per_class=24)
     run = tmp_path / "run"

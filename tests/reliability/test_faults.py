@@ -14,21 +14,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 pytestmark = pytest.mark.slow
 
 CLIPS = ("woman_talking.mp4", "woman_outdoor.mp4", "stage_multi_face.mp4")
 ROW_KEY = ["video_path", "frame_index", "face_index"]
-
-
-def psutil_module():
-    try:
-        import psutil
-    except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
-        import ray  # noqa: F401
-        import psutil
-    return psutil
 
 
 def start(folder: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -41,7 +33,6 @@ def start(folder: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 def busy_worker(run: subprocess.Popen, title: str, timeout_s: float = 180):
     """The first Ray worker process of this run whose process title names ``title``, once it is at work."""
-    psutil = psutil_module()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and run.poll() is None:
         for process in psutil.Process(run.pid).children(recursive=True):

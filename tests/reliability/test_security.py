@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -23,19 +24,9 @@ SHELL_CALLS = re.compile(r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|shell\s*=
 DASHBOARD_PORT = 8265  # Ray's dashboard and job-submission HTTP API: remote code execution if reachable
 
 
-def psutil_module():
-    try:
-        import psutil
-    except ModuleNotFoundError:  # Ray bundles psutil in ray/thirdparty_files, which importing ray puts on sys.path
-        import ray  # noqa: F401
-        import psutil
-    return psutil
-
-
 def ray_listeners() -> list[tuple[str, str, int]]:
     """(process name, address, port) of every listening TCP socket of this process and its descendants: the
     local Ray that ``analyze`` started (GCS, raylet, agents, workers) is a child of the test process."""
-    psutil = psutil_module()
     found = []
     for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
         try:
@@ -70,7 +61,6 @@ def test_no_dashboard_or_job_api_is_served(matrix_run):
 def test_token_authentication_is_on(matrix_run):
     from ray._private.authentication.authentication_utils import is_token_auth_enabled
 
-    psutil = psutil_module()
     assert is_token_auth_enabled()
     [gcs] = [p for p in psutil.Process().children(recursive=True) if p.name() == "gcs_server"]
     assert gcs.environ().get("RAY_AUTH_MODE") == "token"  # the server enforces it, not just this client
