@@ -23,15 +23,20 @@ from fervid.errors import FervidError
 from .schema import EMOTION_COLUMNS
 from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
 from .tables import frame_step_s, require_columns
-from .tracks import TRACK_COLUMN, TrackConfig, ensure_tracks
+from .tracks import TRACK_COLUMN, TrackConfig, assign_tracks, ensure_tracks
 
 SHARE_COLUMNS: tuple[str, ...] = tuple(f"share_{name}" for name in EMOTION_COLUMNS)
 SUMMARY_FORMATS = (".csv", ".parquet")
 
 
-def prepare(timelines: pd.DataFrame, window_s: float = 0.5, tracks: TrackConfig = TrackConfig()) -> pd.DataFrame:
-    """Track ids (kept when present) and smoothed probabilities: the input every summary and plot expects."""
-    return smooth(ensure_tracks(timelines, tracks), window_s)
+def prepare(timelines: pd.DataFrame, window_s: float = 0.5, tracks: TrackConfig | None = None) -> pd.DataFrame:
+    """Track ids and smoothed probabilities: the input every summary and plot expects.
+
+    ``tracks=None`` keeps the ids ``fervid analyze`` wrote (computing default ones for a table without them); a
+    ``TrackConfig`` links the faces again with those settings, so ``--max-gap`` means the same on any table.
+    """
+    tracked = ensure_tracks(timelines) if tracks is None else assign_tracks(timelines, tracks)
+    return smooth(tracked, window_s)
 
 
 def _with_seconds(prepared: pd.DataFrame, videos: pd.DataFrame | None) -> pd.DataFrame:

@@ -118,3 +118,14 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and result.output.startswith("error: ") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_track_config_links_faces_again_even_when_ids_are_present():
+    from fervid.pipeline.track_eval import LONG_GAP, synthetic_timelines
+    from fervid.pipeline.tracks import TrackConfig, assign_tracks
+
+    rows = synthetic_timelines(LONG_GAP)  # one face, unseen for a second in the middle
+    written = assign_tracks(rows)  # what fervid analyze stores: a new id after the gap
+    assert written.track_id.nunique() == 2
+    assert prepare(written, window_s=0).track_id.nunique() == 2  # no config: the stored ids stay
+    assert prepare(written, window_s=0, tracks=TrackConfig(max_gap_s=1.5)).track_id.nunique() == 1
