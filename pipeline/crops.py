@@ -36,7 +36,7 @@ def describe(path: str, error: BaseException) -> str:
 def plan_video(path: str, frames_per_range: int) -> list[dict]:
     """Range tasks for one video; a video that cannot be read becomes one task that carries the error."""
     task = dict(video_path=path, video_id="", range_index=0, ranges=1, start_s=-np.inf, stop_s=np.inf,
-                fps=0.0, width=0, height=0, error="")
+                fps=0.0, width=0, height=0, frames_declared=0, error="")
     try:
         task["video_id"] = fingerprint(path)
         with local_file(path) as local:
@@ -46,7 +46,7 @@ def plan_video(path: str, frames_per_range: int) -> list[dict]:
         return [dict(task, error=describe(path, error))]
     ranges = plan_ranges(info, frames_per_range)
     return [dict(task, range_index=i, ranges=len(ranges), start_s=start, stop_s=stop, fps=info.fps,
-                 width=info.width, height=info.height) for i, (start, stop) in enumerate(ranges)]
+                 width=info.width, height=info.height, frames_declared=info.frame_count) for i, (start, stop) in enumerate(ranges)]
 
 
 @functools.cache
@@ -99,7 +99,8 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
         task = {key: (value[row].item() if hasattr(value[row], "item") else value[row]) for key, value in batch.items()}
         started = time.perf_counter()
         summary = dict(ranges=task["ranges"], fps=task["fps"], width=task["width"], height=task["height"],
-                       frames=0, analyzed=0, with_faces=0, last_timestamp_s=None, error=task["error"] or None)
+                       frames_declared=task["frames_declared"], frames=0, analyzed=0, with_faces=0,
+                       last_timestamp_s=None, error=task["error"] or None)
         if not summary["error"]:
             try:
                 yield from _faces_in_range(task, summary, detector, sample_fps, margin)

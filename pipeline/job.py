@@ -24,7 +24,7 @@ from .schema import EMOTION_COLUMNS, STATUS_OK
 @dataclass(frozen=True)
 class AnalyzeConfig:
     model_path: str | None = None  # a .keras artifact; None: the model shipped with fervid
-    detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (NOTES_FOR_README.md)
+    detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (README, "Face detector")
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
     batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
     mirror: bool = False  # average each face with its mirror image: +0.6 points on FER2013 val, half the speed

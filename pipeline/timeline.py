@@ -18,6 +18,11 @@ from .smooth import smooth
 from .tracks import TrackConfig, assign_tracks
 
 
+# A video whose frames stop more than this short of its declared length is reported as truncated.
+TRUNCATION_TOLERANCE_S = 0.5
+TRUNCATION_TOLERANCE_SHARE = 0.1
+
+
 @dataclass
 class _Pending:
     """What has arrived for one video so far."""
@@ -67,15 +72,39 @@ def finish(path: str, video: _Pending, smooth_s: float = 0.0, tracks: TrackConfi
     if error is None and sum(frames) == 0:
         error = f"{path}: opened, but no frame could be decoded"
     last = [s["last_timestamp_s"] for s in summaries if s["last_timestamp_s"] is not None]
+    end_s = max(last) + 1 / first["fps"] if last and first["fps"] else None
+    if error is None:
+        error = ends_early(path, end_s, sum(frames), first["frames_declared"], first["fps"])
     schema = timeline_schema(smooth_s)
     timeline = schema.empty_table() if error else _timeline(video.parts, offsets, schema, smooth_s, tracks)
+    # A failed video counts nothing: none of its frames are in the timeline (the error says how far it got).
+    counted = 0 if error else 1
     row = dict(video_id=first["video_id"] or None, video_path=path, status=STATUS_ERROR if error else STATUS_OK,
                error=error, fps=first["fps"] or None, width=first["width"] or None, height=first["height"] or None,
-               duration_s=max(last) + 1 / first["fps"] if last and first["fps"] else None,
-               frames_total=sum(frames), frames_analyzed=sum(s["analyzed"] for s in summaries),
-               frames_with_faces=sum(s["with_faces"] for s in summaries), faces=timeline.num_rows,
+               duration_s=None if error else end_s, frames_total=counted * sum(frames),
+               frames_analyzed=counted * sum(s["analyzed"] for s in summaries),
+               frames_with_faces=counted * sum(s["with_faces"] for s in summaries), faces=timeline.num_rows,
                seconds=sum(s["seconds"] for s in summaries))
     return FinishedVideo(path, timeline, row)
+
+
+def ends_early(path: str, end_s: float | None, frames: int, frames_declared: int, fps: float) -> str | None:
+    """The error for a file cut short, else None.
+
+    A file truncated after its header (an .avi, a streamed .mkv, an .mp4 with its index first) still decodes up
+    to the cut, so it would pass as ok with part of its frames. Its header still declares the whole length:
+    compare where decoding stopped with that. In time, not frames: where a container gives no frame count,
+    OpenCV derives one from its duration and nominal rate, which overcounts variable-rate video; the duration
+    itself stays right. The tolerance absorbs estimates that are off by a few frames (the sample title card
+    declares 98 and decodes 95).
+    """
+    if end_s is None or fps <= 0 or frames_declared <= 0:
+        return None
+    declared_s = frames_declared / fps
+    if declared_s - end_s <= max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_SHARE * declared_s):
+        return None
+    return (f"{path}: truncated or damaged: frames stop at {end_s:.1f} s of the {declared_s:.1f} s its header "
+            f"declares ({frames} of {frames_declared} frames); its rows are left out, repair or re-encode it")
 
 
 def _timeline(parts: list[dict[str, np.ndarray]], offsets: np.ndarray, schema: pa.Schema, smooth_s: float,

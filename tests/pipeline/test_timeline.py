@@ -4,7 +4,7 @@ import pytest
 from fervid.pipeline.crops import _face_rows, _summary_row
 from fervid.pipeline.detect import Faces
 from fervid.pipeline.schema import EMOTION_COLUMNS, TIMELINE_SCHEMA
-from fervid.pipeline.timeline import Collector
+from fervid.pipeline.timeline import Collector, ends_early
 
 TASK = dict(video_path="/v.mp4", video_id="abc", range_index=0)
 
@@ -26,8 +26,9 @@ def faces(*xs):
     return Faces(boxes, np.ones(len(xs), np.float32), np.zeros((len(xs), 48, 48), np.uint8))
 
 
-def summary(ranges, frames, error=None):
-    return dict(ranges=ranges, fps=10.0, width=64, height=48, frames=frames, analyzed=frames, with_faces=1,
+def summary(ranges, frames, error=None, frames_declared=0):
+    return dict(ranges=ranges, fps=10.0, width=64, height=48, frames_declared=frames_declared, frames=frames,
+                analyzed=frames, with_faces=1,
                 last_timestamp_s=None if not frames else 0.1 * frames, seconds=0.5, error=error)
 
 
@@ -50,10 +51,29 @@ def test_ranges_in_any_order_are_offset_into_one_timeline():
 @pytest.mark.parametrize("summary_fields, message", [
     (dict(frames=0), "no frame could be decoded"),
     (dict(frames=3, error="/v.mp4: broken"), "/v.mp4: broken"),
+    (dict(frames=36, frames_declared=72), "/v.mp4: truncated or damaged: frames stop at 3.7 s of the 7.2 s"),
 ])
 def test_failed_videos_have_an_error_and_no_timeline_rows(summary_fields, message):
     collector = Collector()
     collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1))])))
-    fields = summary(1, summary_fields["frames"], summary_fields.get("error"))
+    fields = summary(1, **summary_fields)
     [video] = collector.add(classified(_summary_row(TASK, fields)))
     assert video.row["status"] == "error" and message in video.row["error"] and video.timeline.num_rows == 0
+    assert video.row["frames_total"] == video.row["frames_with_faces"] == video.row["faces"] == 0
+
+
+@pytest.mark.parametrize("frames, frames_declared, fps, truncated", [
+    (36, 72, 30.0, True),  # an .avi cut in half: the header still declares all 72
+    (95, 98, 23.67, False),  # the sample title card: the estimate is 3 frames over
+    (169, 169, 26.4, False),
+    (100, 0, 25.0, False),  # no declared count: nothing to compare with
+    (20, 30, 30.0, False),  # 1 s declared, 0.33 s short: within the 0.5 s tolerance
+    (900, 1000, 25.0, False),  # 40 s declared, 4 s short: within 10%
+    (850, 1000, 25.0, True),
+])
+def test_a_video_is_truncated_when_its_frames_stop_well_short_of_its_declared_length(frames, frames_declared,
+                                                                                        fps, truncated):
+    error = ends_early("/v.avi", frames / fps, frames, frames_declared, fps)
+    assert (error is not None) == truncated
+    if truncated:
+        assert error.startswith("/v.avi: truncated or damaged") and f"{frames} of {frames_declared} frames" in error

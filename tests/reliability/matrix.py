@@ -46,9 +46,8 @@ CASES = (
     Case("zero-byte file", "zero.mp4", ERROR, "empty file (0 bytes)"),
     *(Case(f"mp4 truncated at {p}%", f"truncated_{p}.mp4", ERROR, CANNOT_OPEN,
            note="the sample's index (moov) is at the end, so any cut loses it") for p in (10, 50, 90)),
-    Case("avi truncated at 50% (index lost, frames readable)", "truncated_50.avi", OK, frames=SAMPLE_FRAMES // 2,
-         note="KNOWN GAP: ok with the 36 frames before the cut, though the header declares 72; "
-              "flagging it needs a warning field in the videos table (NOTES_ISSUE6.md)"),
+    Case("avi truncated at 50% (index lost, frames readable)", "truncated_50.avi", ERROR, "truncated or damaged",
+         note="the frames before the cut decode, but the header declares 72: reported, not passed off as whole"),
     Case("random bytes named .mp4", "random.mp4", ERROR, CANNOT_OPEN),
     Case("text file named .avi", "text.avi", ERROR, CANNOT_OPEN),
     Case("still image .png (passed explicitly)", "still.png", OK, frames=1,
