@@ -26,6 +26,7 @@ from .network import NetworkConfig
 from .train import TrainConfig, load_splits, write_history
 
 WEIGHTS_FILE = "model.weights.h5"
+OPTIMIZER_FILE = "optimizer.npz"  # the optimizer's step count and moments, in ``optimizer.variables`` order
 RUN_NAME = "fervid-train"  # Ray Train's run folder under the storage path
 
 
@@ -69,9 +70,9 @@ def train_loop_per_worker(loop_config: dict) -> None:
     if checkpoint:  # continue after the last reported epoch
         with checkpoint.as_directory() as folder:
             model.load_weights(os.path.join(folder, WEIGHTS_FILE))
+            restore_optimizer(optimizer, Path(folder, OPTIMIZER_FILE))
             state = json.loads(Path(folder, "state.json").read_text())
         history = state["history"]
-        optimizer.iterations.assign(len(history) * steps)
     elif loop_config.get("init_weights"):
         model.set_weights(loop_config["init_weights"])
 
@@ -147,10 +148,29 @@ def train_loop_per_worker(loop_config: dict) -> None:
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 model.save_weights(os.path.join(folder, WEIGHTS_FILE))
+                save_optimizer(optimizer, Path(folder, OPTIMIZER_FILE))
                 Path(folder, "state.json").write_text(json.dumps({"history": history}))
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
             else:
                 ray.train.report(metrics)
+
+
+def save_optimizer(optimizer, path: Path) -> None:
+    """The step count (which drives the LR schedule) and Adam's moments, so a resumed or restarted run continues
+    the same optimisation instead of restarting the moments from zero."""
+    import keras
+
+    np.savez(path, *[keras.ops.convert_to_numpy(variable) for variable in optimizer.variables])
+
+
+def restore_optimizer(optimizer, path: Path) -> None:
+    """Load what ``save_optimizer`` wrote into a built optimizer of the same configuration."""
+    with np.load(path) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if [value.shape for value in values] != [tuple(variable.shape) for variable in optimizer.variables]:
+        raise FervidError(f"{path}: the optimizer state does not fit this model and optimizer")
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)  # in the strategy's cross-replica context: every replica gets it
 
 
 def latest_checkpoint(storage_path: str):

@@ -1,10 +1,12 @@
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fervid.model.artifact import load_artifact
 from fervid.model.data import write_synthetic_faces
-from fervid.model.distributed import DistributedConfig, train_distributed
+from fervid.model.distributed import OPTIMIZER_FILE, DistributedConfig, latest_checkpoint, train_distributed
 from fervid.model.train import TrainConfig
 
 pytestmark = pytest.mark.slow
@@ -33,6 +35,9 @@ def test_two_cpu_workers_train_in_sync_and_lower_the_loss(ray_local, tmp_path):
     assert info.training["workers"] == 2 and model.count_params() == 4_478_727
     assert (tmp_path / "run" / "history.png").exists()
 
+    after_three = optimizer_steps(tmp_path / "run")
+    assert after_three > 0 and after_three % 3 == 0
+
     # --resume: one more epoch on top of the last checkpoint, not a fresh start.
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     saved["train"]["epochs"] = 4
@@ -40,6 +45,14 @@ def test_two_cpu_workers_train_in_sync_and_lower_the_loss(ray_local, tmp_path):
     train_distributed("ignored", tmp_path / "run", dist=DistributedConfig(workers=2), resume=True, log=lambda _: None)
     resumed = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [row["epoch"] for row in resumed] == [1, 2, 3, 4] and resumed[:3] == history
+    # The optimizer's step count (it drives the LR schedule) went on from epoch 3: restored, not restarted.
+    assert optimizer_steps(tmp_path / "run") == after_three * 4 // 3
+
+
+def optimizer_steps(run) -> int:
+    """The step count in the run's latest Ray Train checkpoint (the first array ``save_optimizer`` writes)."""
+    with latest_checkpoint(str(run / "ray")).as_directory() as folder, np.load(Path(folder, OPTIMIZER_FILE)) as saved:
+        return int(saved["arr_0"])
 
 
 def test_a_worker_killed_mid_run_resumes_from_the_last_checkpoint(ray_local, tmp_path):
