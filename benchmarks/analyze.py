@@ -103,7 +103,7 @@ def plain_loop(paths: list[str], model: str, detector_name: str, batch_size: int
             if not ok:
                 break
             frames += 1
-            pending.append(find_faces(image, detector, AnalyzeConfig().margin).crops)
+            pending.append(find_faces(image, detector, AnalyzeConfig().crop_margins).crops)
             if sum(map(len, pending)) >= batch_size:
                 classifier.predict(np.concatenate(pending))
                 pending = []

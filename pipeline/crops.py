@@ -93,7 +93,7 @@ def _summary_row(task: dict, summary: dict) -> dict[str, np.ndarray]:
 
 
 def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: float | None,
-                 margin: float) -> Iterator[dict[str, np.ndarray]]:
+                 margins: tuple[float, float, float, float]) -> Iterator[dict[str, np.ndarray]]:
     """``map_batches`` UDF over range tasks (one per batch): yields face-crop rows, then each range's summary."""
     for row in range(len(batch["video_path"])):
         task = {key: (value[row].item() if hasattr(value[row], "item") else value[row]) for key, value in batch.items()}
@@ -103,7 +103,7 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
                        last_timestamp_s=None, error=task["error"] or None)
         if not summary["error"]:
             try:
-                yield from _faces_in_range(task, summary, detector, sample_fps, margin)
+                yield from _faces_in_range(task, summary, detector, sample_fps, margins)
             # A bad input must not stop the other videos; the error is reported in its videos-table row (and
             # the driver drops any face rows the range yielded before failing).
             except Exception as error:  # noqa: BLE001
@@ -113,7 +113,7 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
 
 
 def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: float | None,
-                    margin: float) -> Iterator[dict[str, np.ndarray]]:
+                    margins: tuple[float, float, float, float]) -> Iterator[dict[str, np.ndarray]]:
     """Face rows of one range in chunks of about ``FLUSH_FACES``; counts frames into ``summary`` as it goes."""
     from .detect import find_faces
 
@@ -125,7 +125,7 @@ def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: f
             if frame.image is None:
                 continue  # outside the --fps sample: counted, not analysed
             summary["analyzed"] += 1
-            faces = find_faces(frame.image, detector, margin)
+            faces = find_faces(frame.image, detector, margins)
             if len(faces.boxes):
                 summary["with_faces"] += 1
                 pending.append((frame.index, frame.timestamp_s, faces))

@@ -42,6 +42,16 @@ BLAZEFACE = {
     # 48x48 cells x 1 = 2304 anchors.
     "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,)),
 }
+# (left, top, right, bottom) margins, each a share of the box's width or height, that grow a detector's box to the
+# frame of a FER2013 face: measured per detector by benchmarks/crop_margin.py (the median box on FER2013 val
+# faces), rounded to 0.01. FER2013 faces are framed loose above the brows and tight under the chin, so the crop
+# the model was trained on is not the box grown evenly.
+Margins = tuple[float, float, float, float]
+FRAMING: dict[str, Margins] = {
+    "blazeface-full": (0.08, 0.15, 0.10, 0.03),
+    "blazeface-short": (0.12, 0.22, 0.12, 0.02),
+    "haar": (0.02, 0.02, 0.03, 0.02),  # Haar's box is nearly FER2013's own frame
+}
 SCORE_THRESHOLD = 0.5  # the MediaPipe default; FINDINGS measured false alarms at this value
 NMS_THRESHOLD = 0.3  # faces rarely overlap by more than this; higher keeps duplicate boxes
 
@@ -142,16 +152,18 @@ def make_detector(name: str):
     raise FervidError(f"unknown detector {name!r}; expected one of {', '.join(DETECTORS)}")
 
 
-def clip_boxes(boxes: np.ndarray, width: int, height: int, margin: float = 0.0) -> np.ndarray:
-    """Integer (N, 4) x, y, w, h boxes grown by ``margin`` x their size on each side, clipped to the frame.
+def clip_boxes(boxes: np.ndarray, width: int, height: int, margins: float | Margins = 0.0) -> np.ndarray:
+    """Integer (N, 4) x, y, w, h boxes grown by ``margins`` (one share for every side, or left, top, right, bottom)
+    of their width and height, clipped to the frame.
 
     A box fully outside the frame comes back with zero width or height.
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    x0 = np.clip(np.floor(boxes[:, 0] - margin * boxes[:, 2]), 0, width)
-    y0 = np.clip(np.floor(boxes[:, 1] - margin * boxes[:, 3]), 0, height)
-    x1 = np.clip(np.ceil(boxes[:, 0] + boxes[:, 2] * (1 + margin)), 0, width)
-    y1 = np.clip(np.ceil(boxes[:, 1] + boxes[:, 3] * (1 + margin)), 0, height)
+    left, top, right, bottom = np.broadcast_to(np.asarray(margins, np.float64), (4,))
+    x0 = np.clip(np.floor(boxes[:, 0] - left * boxes[:, 2]), 0, width)
+    y0 = np.clip(np.floor(boxes[:, 1] - top * boxes[:, 3]), 0, height)
+    x1 = np.clip(np.ceil(boxes[:, 0] + boxes[:, 2] * (1 + right)), 0, width)
+    y1 = np.clip(np.ceil(boxes[:, 1] + boxes[:, 3] * (1 + bottom)), 0, height)
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int32)
 
 
@@ -172,7 +184,7 @@ class Faces:
 
     boxes: np.ndarray  # int32 (N, 4) x, y, w, h in frame pixels, clipped to the frame, no margin
     scores: np.ndarray  # float32 (N,)
-    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margin
+    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margins
 
     def __post_init__(self):
         if not len(self.boxes) == len(self.scores) == len(self.crops):
@@ -180,12 +192,12 @@ class Faces:
                              f"{len(self.scores)}, {len(self.crops)}")
 
 
-def find_faces(frame_bgr: np.ndarray, detector, margin: float) -> Faces:
-    """Detect, order left to right, clip to the frame and cut the crops (grown by ``margin`` of the box)."""
+def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Faces:
+    """Detect, order left to right, clip to the frame and cut the crops (the box grown by ``margins``)."""
     height, width = frame_bgr.shape[:2]
     raw, scores = detector(frame_bgr)
     boxes = clip_boxes(raw, width, height)
-    crop_boxes = clip_boxes(raw, width, height, margin)
+    crop_boxes = clip_boxes(raw, width, height, margins)
     visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the letterbox
     order = np.lexsort((boxes[visible, 1], boxes[visible, 0]))
     boxes, scores, crop_boxes = boxes[visible][order], scores[visible][order], crop_boxes[visible][order]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fervid.errors import FervidError
 
-from .detect import DEFAULT_DETECTOR, DETECTORS
+from .detect import DEFAULT_DETECTOR, DETECTORS, FRAMING
 from .schema import EMOTION_COLUMNS, STATUS_OK
 
 
@@ -29,7 +29,9 @@ class AnalyzeConfig:
     batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
     mirror: bool = False  # average each face with its mirror image: +0.6 points on FER2013 val, half the speed
     smooth_s: float = 0.0  # > 0: add per-track smoothed probabilities over a centred window of this many seconds
-    margin: float = 0.15  # crops grow by this share of the box on each side: the FER2013 faces include some hair/chin
+    # How far the crop reaches past the detector's box: (left, top, right, bottom) shares of the box; None: the
+    # detector's FER2013 framing (fervid.pipeline.detect.FRAMING), the crop the model was trained on.
+    margins: tuple[float, float, float, float] | None = None
     frames_per_range: int = 500  # a longer video is split into time ranges of about this many frames
     classifier_actors: int | None = None  # None: one per GPU, or one per 4 CPUs (at least one)
     # CPUs reserved per classifier actor. 0: on CPU-only machines the actor fills the gaps the single-threaded
@@ -52,10 +54,15 @@ class AnalyzeConfig:
                               f"{self.frames_per_range}")
         if not self.smooth_s >= 0:
             raise FervidError(f"--smooth is a window in seconds, 0 or more; received {self.smooth_s}")
-        if not 0 <= self.margin <= 1:
-            raise FervidError(f"the crop margin is a share of the box, 0 to 1; received {self.margin}")
+        if self.margins is not None and not (len(self.margins) == 4 and all(0 <= m <= 1 for m in self.margins)):
+            raise FervidError(f"crop margins are four shares of the box (left, top, right, bottom), each 0 to 1; "
+                              f"received {self.margins}")
         if self.resume and self.overwrite:
             raise FervidError("--resume and --overwrite exclude each other")
+
+    @property
+    def crop_margins(self) -> tuple[float, float, float, float]:
+        return tuple(self.margins) if self.margins is not None else FRAMING[self.detector]
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     started = time.perf_counter()
     model = resolve_model(config.model_path)
     videos = list_videos(paths)
-    settings = dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin,
+    settings = dict(detector=config.detector, sample_fps=config.sample_fps, margins=list(config.crop_margins),
                     smooth_s=config.smooth_s, mirror=config.mirror,
                     model=fingerprint(str(model)))
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
@@ -181,7 +188,8 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
         # One block per range, so each range is its own task and one long video spreads over many cores.
         ray.data.from_items(tasks, override_num_blocks=len(tasks))
         .map_batches(detect_range, batch_size=1, num_cpus=1,
-                     fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps, margin=config.margin))
+                     fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps,
+                                    margins=config.crop_margins))
         .map_batches(EmotionActor, batch_size=config.batch_size, num_gpus=gpus, num_cpus=config.classifier_cpus,
                      fn_constructor_kwargs=dict(model_bytes=model.read_bytes(), batch_size=config.batch_size,
                                                 model_name=model.name, mirror=config.mirror),

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from fervid.errors import FervidError
-from fervid.pipeline.detect import BLAZEFACE, DETECTORS, blazeface_anchors, clip_boxes, find_faces, make_detector
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, blazeface_anchors, clip_boxes, find_faces,
+                                    make_detector)
 
 
 def first_frame(path, index=0):
@@ -41,15 +42,27 @@ def test_unknown_detector_is_a_usage_error():
         make_detector("yolo")
 
 
-@pytest.mark.parametrize("box, margin, expected", [
+@pytest.mark.parametrize("box, margins, expected", [
     ([10, 10, 20, 20], 0.0, [10, 10, 20, 20]),
     ([10, 10, 20, 20], 0.1, [8, 8, 24, 24]),  # grown by 10% of the size on each side
+    ([10, 10, 20, 20], (0.1, 0.2, 0.0, 0.05), [8, 6, 22, 25]),  # left, top, right, bottom
     ([-5, 2, 20, 10], 0.0, [0, 2, 15, 10]),  # clipped at the left edge
     ([90, 45, 20, 20], 0.2, [86, 41, 14, 9]),  # grown, then clipped at the right and bottom edges (100 x 50)
     ([200, 10, 20, 20], 0.0, [100, 10, 0, 20]),  # fully outside: zero width
 ])
-def test_clip_boxes(box, margin, expected):
-    assert clip_boxes(np.array([box], np.float32), 100, 50, margin).tolist() == [expected]
+def test_clip_boxes(box, margins, expected):
+    assert clip_boxes(np.array([box], np.float32), 100, 50, margins).tolist() == [expected]
+
+
+def test_every_detector_has_a_measured_framing_and_analyze_uses_it():
+    from fervid.pipeline.job import AnalyzeConfig
+
+    assert set(FRAMING) == set(DETECTORS)
+    assert all(len(margins) == 4 and all(0 <= m <= 1 for m in margins) for margins in FRAMING.values())
+    assert AnalyzeConfig(detector="haar").crop_margins == FRAMING["haar"]
+    assert AnalyzeConfig(margins=(0.1, 0.1, 0.1, 0.1)).crop_margins == (0.1, 0.1, 0.1, 0.1)
+    with pytest.raises(FervidError, match="four shares"):
+        AnalyzeConfig(margins=(0.1, 0.1))
 
 
 def test_find_faces_orders_left_to_right_and_crops_with_margin_inside_the_frame():
@@ -60,7 +73,7 @@ def test_find_faces_orders_left_to_right_and_crops_with_margin_inside_the_frame(
         boxes = np.array([[80, 30, 30, 30], [-10, -10, 20, 20], [200, 0, 10, 10], [30, 5, 10, 10]], np.float32)
         return boxes, np.array([0.9, 0.8, 0.7, 0.6], np.float32)
 
-    faces = find_faces(frame, detector, margin=0.2)
+    faces = find_faces(frame, detector, margins=0.2)
     assert faces.boxes.tolist() == [[0, 0, 10, 10], [30, 5, 10, 10], [80, 30, 20, 20]]  # off-frame box dropped
     assert faces.scores.tolist() == pytest.approx([0.8, 0.6, 0.9])
     assert faces.crops.shape == (3, 48, 48) and faces.crops.dtype == np.uint8
