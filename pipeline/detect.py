@@ -3,7 +3,7 @@
 Three detectors, chosen by name (``DETECTORS``):
 
 - ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by ``cv2.dnn``. The default: on the
-  sample clips it finds faces in more frames than Haar, with as few false alarms, ~9x faster (README, "Face detector").
+  sample clips it finds faces in more frames than Haar, as few false alarms, ~9x faster (README, "Face detector").
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 
