@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from fervid.errors import FervidError
 
 from .schema import videos_path
+from .sources import uri_filesystem
 
 
 def staging_path(uri: str) -> Path:
@@ -30,10 +31,7 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
     """``run(local_out, config)`` into the staging path, then upload both tables to ``uri``."""
     import pyarrow.fs as pafs
 
-    try:
-        filesystem, remote = pafs.FileSystem.from_uri(uri)
-    except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
-        raise FervidError(f"{uri}: cannot reach this location ({error})") from None
+    filesystem, remote = uri_filesystem(uri)
     remote_videos = str(videos_path(PurePosixPath(remote)))
     found = [info.type != pafs.FileType.NotFound for info in filesystem.get_file_info([remote, remote_videos])]
     if any(found) and not (config.resume or config.overwrite):

@@ -23,7 +23,8 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
-def _filesystem(uri: str):
+def uri_filesystem(uri: str):
+    """``(pyarrow filesystem, path inside it)`` for a URI, or a one-line error naming it."""
     import pyarrow.fs
 
     try:
@@ -39,7 +40,7 @@ def _is_video(name: str) -> bool:
 def _list_uri(uri: str) -> list[str]:
     import pyarrow.fs
 
-    filesystem, root = _filesystem(uri)
+    filesystem, root = uri_filesystem(uri)
     scheme = uri.split("://", 1)[0]
     info = filesystem.get_file_info(root)
     if info.type == pyarrow.fs.FileType.NotFound:
@@ -99,7 +100,7 @@ def list_videos(paths: Sequence[str | os.PathLike]) -> list[str]:
 def open_binary(path: str) -> Iterator:
     """A seekable binary file for a local path or a URI."""
     if is_uri(path):
-        filesystem, inner = _filesystem(path)
+        filesystem, inner = uri_filesystem(path)
         with filesystem.open_input_file(inner) as handle:
             yield handle
     else:
@@ -145,7 +146,7 @@ def local_file(path: str) -> Iterator[str]:
     suffix = Path(path.split("?", 1)[0]).suffix  # OpenCV picks the demuxer partly by extension
     with tempfile.TemporaryDirectory(prefix="fervid-") as folder:
         copy = os.path.join(folder, f"video{suffix}")
-        filesystem, inner = _filesystem(path)
+        filesystem, inner = uri_filesystem(path)
         with filesystem.open_input_stream(inner) as source, open(copy, "wb") as target:
             shutil.copyfileobj(source, target, length=8 * 1024 * 1024)
         yield copy
