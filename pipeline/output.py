@@ -25,10 +25,11 @@ import pyarrow.parquet as pq
 
 from fervid.errors import FervidError
 
-from .schema import STATUS_OK, VIDEOS_SCHEMA, timeline_schema, videos_path
+from .schema import STATUSES_WITH_ROWS, VIDEOS_SCHEMA, timeline_schema, videos_path
 from .timeline import FinishedVideo, videos_table
 
 SETTINGS_KEY = b"fervid.settings"  # Parquet metadata key: the settings that made the rows (for --resume)
+ENGINE_KEY = b"fervid.engine"  # the classifier engine that ran (what "auto" became), when this run classified
 
 
 def _key(video_path: str) -> str:
@@ -48,6 +49,7 @@ class PartialOutput:
         self.videos_out = videos_path(self.out)
         self.folder = self.out.with_name(f".{self.out.name}.partial")
         self.settings = settings
+        self.engine: str | None = None  # set by the job once it knows which engine its actors run
         self.schema = timeline_schema(settings.get("smooth_s", 0.0))
         if not self.out.name.endswith(".parquet"):
             raise FervidError(f"{out}: the output name must end in .parquet")
@@ -84,9 +86,10 @@ class PartialOutput:
             self.save(FinishedVideo(row["video_path"], rows, row))
 
     def done(self) -> set[str]:
-        """Paths of videos finished ok with these settings (failed ones are tried again)."""
+        """Paths of videos finished with these settings, ok or partial (failed ones are tried again; a damaged
+        file would only be damaged again)."""
         rows = [json.loads(p.read_text()) for p in self.folder.glob("*.json") if p.name != "settings.json"]
-        return {row["video_path"] for row in rows if row["status"] == STATUS_OK}
+        return {row["video_path"] for row in rows if row["status"] in STATUSES_WITH_ROWS}
 
     def save(self, video: FinishedVideo) -> None:
         key = _key(video.path)
@@ -97,6 +100,8 @@ class PartialOutput:
         """Move the rows of ``video_paths`` (every one must be saved) into place; returns the videos table."""
         rows = [json.loads((self.folder / f"{_key(path)}.json").read_text()) for path in sorted(video_paths)]
         metadata = {SETTINGS_KEY: json.dumps(self.settings).encode()}
+        if self.engine:
+            metadata[ENGINE_KEY] = self.engine.encode()
 
         def write_timeline(target: Path) -> None:
             # One video at a time: memory stays at one video's rows, however many there are.

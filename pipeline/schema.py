@@ -54,7 +54,7 @@ VIDEOS_SCHEMA = pa.schema(
     [
         ("video_id", pa.string()),  # null when the file could not even be read
         ("video_path", pa.string()),
-        ("status", pa.string()),  # "ok" or "error"
+        ("status", pa.string()),  # "ok", "partial" (damaged: rows up to where decoding stopped) or "error"
         ("error", pa.string()),  # what went wrong, naming the file; null when ok
         ("duration_s", pa.float64()),  # end of the last decoded frame (last timestamp + 1/fps)
         ("fps", pa.float64()),  # the container's average frame rate
@@ -68,7 +68,9 @@ VIDEOS_SCHEMA = pa.schema(
     ]
 )
 
-STATUS_OK, STATUS_ERROR = "ok", "error"
+STATUS_OK, STATUS_PARTIAL, STATUS_ERROR = "ok", "partial", "error"
+# Videos whose rows are in the timeline: a damaged file keeps the frames that decoded, as FFmpeg would.
+STATUSES_WITH_ROWS = (STATUS_OK, STATUS_PARTIAL)
 
 
 def videos_path(out: str | Path) -> Path:

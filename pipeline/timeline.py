@@ -13,12 +13,12 @@ import pandas as pd
 import pyarrow as pa
 
 from .crops import SUMMARY_FACE_INDEX
-from .schema import STATUS_ERROR, STATUS_OK, VIDEOS_SCHEMA, timeline_schema
+from .schema import STATUS_ERROR, STATUS_OK, STATUS_PARTIAL, VIDEOS_SCHEMA, timeline_schema
 from .smooth import smooth
 from .tracks import TrackConfig, assign_tracks
 
 
-# A video whose frames stop more than this short of its declared length is reported as truncated.
+# A video whose frames stop more than this short of its declared length is reported as damaged (status partial).
 TRUNCATION_TOLERANCE_S = 0.5
 TRUNCATION_TOLERANCE_SHARE = 0.1
 
@@ -73,15 +73,17 @@ def finish(path: str, video: _Pending, smooth_s: float = 0.0, tracks: TrackConfi
         error = f"{path}: opened, but no frame could be decoded"
     last = [s["last_timestamp_s"] for s in summaries if s["last_timestamp_s"] is not None]
     end_s = max(last) + 1 / first["fps"] if last and first["fps"] else None
-    if error is None:
-        error = ends_early(path, end_s, sum(frames), first["frames_declared"], first["fps"])
+    # A file cut short keeps the rows of the frames that decoded (what FFmpeg does), flagged partial.
+    damage = None if error else ends_early(path, end_s, sum(frames), first["frames_declared"], first["fps"])
+    status = STATUS_ERROR if error else STATUS_PARTIAL if damage else STATUS_OK
     schema = timeline_schema(smooth_s)
     timeline = schema.empty_table() if error else _timeline(video.parts, offsets, schema, smooth_s, tracks)
     # A failed video counts nothing: none of its frames are in the timeline (the error says how far it got).
     counted = 0 if error else 1
-    row = dict(video_id=first["video_id"] or None, video_path=path, status=STATUS_ERROR if error else STATUS_OK,
-               error=error, fps=first["fps"] or None, width=first["width"] or None, height=first["height"] or None,
-               duration_s=None if error else end_s, frames_total=counted * sum(frames),
+    row = dict(video_id=first["video_id"] or None, video_path=path, status=status,
+               error=error or damage, fps=first["fps"] or None, width=first["width"] or None,
+               height=first["height"] or None, duration_s=None if error else end_s,
+               frames_total=counted * sum(frames),
                frames_analyzed=counted * sum(s["analyzed"] for s in summaries),
                frames_with_faces=counted * sum(s["with_faces"] for s in summaries), faces=timeline.num_rows,
                seconds=sum(s["seconds"] for s in summaries))
@@ -89,7 +91,7 @@ def finish(path: str, video: _Pending, smooth_s: float = 0.0, tracks: TrackConfi
 
 
 def ends_early(path: str, end_s: float | None, frames: int, frames_declared: int, fps: float) -> str | None:
-    """The error for a file cut short, else None.
+    """The message for a file cut short, else None.
 
     A file truncated after its header (an .avi, a streamed .mkv, an .mp4 with its index first) still decodes up
     to the cut, so it would pass as ok with part of its frames. Its header still declares the whole length:
@@ -104,7 +106,8 @@ def ends_early(path: str, end_s: float | None, frames: int, frames_declared: int
     if declared_s - end_s <= max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_SHARE * declared_s):
         return None
     return (f"{path}: truncated or damaged: frames stop at {end_s:.1f} s of the {declared_s:.1f} s its header "
-            f"declares ({frames} of {frames_declared} frames); its rows are left out, repair or re-encode it")
+            f"declares ({frames} of {frames_declared} frames); rows cover the frames that decoded, repair or "
+            "re-encode it for the rest")
 
 
 def _timeline(parts: list[dict[str, np.ndarray]], offsets: np.ndarray, schema: pa.Schema, smooth_s: float,

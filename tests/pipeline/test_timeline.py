@@ -51,7 +51,6 @@ def test_ranges_in_any_order_are_offset_into_one_timeline():
 @pytest.mark.parametrize("summary_fields, message", [
     (dict(frames=0), "no frame could be decoded"),
     (dict(frames=3, error="/v.mp4: broken"), "/v.mp4: broken"),
-    (dict(frames=36, frames_declared=72), "/v.mp4: truncated or damaged: frames stop at 3.7 s of the 7.2 s"),
 ])
 def test_failed_videos_have_an_error_and_no_timeline_rows(summary_fields, message):
     collector = Collector()
@@ -60,6 +59,16 @@ def test_failed_videos_have_an_error_and_no_timeline_rows(summary_fields, messag
     [video] = collector.add(classified(_summary_row(TASK, fields)))
     assert video.row["status"] == "error" and message in video.row["error"] and video.timeline.num_rows == 0
     assert video.row["frames_total"] == video.row["frames_with_faces"] == video.row["faces"] == 0
+
+
+def test_a_damaged_video_keeps_the_rows_of_the_frames_that_decoded():
+    collector = Collector()
+    collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1)), (5, 0.5, faces(2, 20))])))
+    [video] = collector.add(classified(_summary_row(TASK, summary(1, frames=36, frames_declared=72))))
+    assert video.row["status"] == "partial" and video.timeline.num_rows == video.row["faces"] == 3
+    assert video.row["error"].startswith("/v.mp4: truncated or damaged: frames stop at 3.7 s of the 7.2 s")
+    assert video.row["frames_total"] == 36
+    assert video.row["duration_s"] == pytest.approx(3.7)
 
 
 @pytest.mark.parametrize("frames, frames_declared, fps, truncated", [

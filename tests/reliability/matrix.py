@@ -23,7 +23,7 @@ from fervid.model.artifact import ArtifactInfo
 from fervid.model.labels import FER2013_LABELS
 from fervid.model.network import NetworkConfig
 
-OK, ERROR, NOT_LISTED = "ok", "error", "not listed"
+OK, PARTIAL, ERROR, NOT_LISTED = "ok", "partial", "error", "not listed"
 CANNOT_OPEN = "OpenCV/FFmpeg cannot open it as a video"
 SAMPLE = "man_single_face.mp4"  # 72 frames, 640x360, moov atom at the end
 SAMPLE_FRAMES = 72
@@ -36,9 +36,9 @@ GOOD_CLIPS = {"good/man_single_face.mp4": SAMPLE_FRAMES, "good/woman_phone.mp4":
 class Case:
     name: str
     path: str  # relative to the matrix folder
-    status: str  # OK, ERROR, or NOT_LISTED (the folder listing skips it; it gets no row)
-    message: str | None = None  # a substring of the videos-table error (ERROR cases)
-    frames: int | None = None  # frames_total expected for OK cases, when known exactly
+    status: str  # OK, PARTIAL, ERROR, or NOT_LISTED (the folder listing skips it; it gets no row)
+    message: str | None = None  # a substring of the videos-table error (ERROR and PARTIAL cases)
+    frames: int | None = None  # frames_total expected for OK and PARTIAL cases, when known exactly
     note: str = ""  # why this outcome is the right one
 
 
@@ -46,8 +46,9 @@ CASES = (
     Case("zero-byte file", "zero.mp4", ERROR, "empty file (0 bytes)"),
     *(Case(f"mp4 truncated at {p}%", f"truncated_{p}.mp4", ERROR, CANNOT_OPEN,
            note="the sample's index (moov) is at the end, so any cut loses it") for p in (10, 50, 90)),
-    Case("avi truncated at 50% (index lost, frames readable)", "truncated_50.avi", ERROR, "truncated or damaged",
-         note="the frames before the cut decode, but the header declares 72: reported, not passed off as whole"),
+    Case("avi truncated at 50% (index lost, frames readable)", "truncated_50.avi", PARTIAL, "truncated or damaged",
+         frames=36, note="the 36 frames before the cut are analysed; the header declares 72, so it is flagged "
+                         "partial, not passed off as whole"),
     Case("random bytes named .mp4", "random.mp4", ERROR, CANNOT_OPEN),
     Case("text file named .avi", "text.avi", ERROR, CANNOT_OPEN),
     Case("still image .png (passed explicitly)", "still.png", OK, frames=1,

@@ -21,7 +21,7 @@ import matrix
 from fervid.cli import main
 from fervid.pipeline.crops import describe
 from fervid.pipeline.job import AnalyzeConfig, analyze
-from fervid.pipeline.schema import STATUS_ERROR, STATUS_OK, videos_path
+from fervid.pipeline.schema import STATUS_ERROR, STATUS_OK, STATUS_PARTIAL, videos_path
 
 def rows_of(run, relative: str):
     path = str(run.folder / relative)
@@ -34,7 +34,8 @@ def test_one_run_reports_failures_with_exit_2_and_no_traceback(matrix_run):
     assert isinstance(result.exception, SystemExit)  # the CLI's own exit, not an uncaught error
     assert "Traceback" not in result.output
     ok, failed = (table.status == STATUS_OK).sum(), (table.status == STATUS_ERROR).sum()
-    assert f"{ok} videos ok, {failed} failed" in result.output
+    partial = (table.status == STATUS_PARTIAL).sum()
+    assert f"{ok} videos ok, {partial} partial (damaged), {failed} failed" in result.output
     expected = [c for c in matrix.CASES if c.status != matrix.NOT_LISTED]
     assert len(table) == len(expected) + len(matrix.GOOD_CLIPS)  # every listed input has exactly one row
 
@@ -53,7 +54,10 @@ def test_case(matrix_run, case):
         assert case.message in row.error and "Traceback" not in row.error
         assert row.frames_total == 0 and row.faces == 0 and timeline.empty  # failed videos have no rows
     else:
-        assert pd.isna(row.error)
+        if case.status == STATUS_PARTIAL:  # damaged: the message says so, the decoded frames have rows
+            assert row.error.startswith(path + ":") and case.message in row.error
+        else:
+            assert pd.isna(row.error)
         assert row.frames_total == case.frames
         assert row.faces == len(timeline) and row.frames_with_faces == timeline.frame_index.nunique()
         assert (timeline.x + timeline.w <= row.width).all() and (timeline.y + timeline.h <= row.height).all()
