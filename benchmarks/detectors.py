@@ -1,7 +1,9 @@
-"""Measure the face detectors on the sample clips: share of frames with a face, false alarms, ms per frame.
+"""Measure the face detectors on the sample clips: share of frames with a face, false alarms, ms per frame; and
+BlazeFace through LiteRT (the product) against the same files through ``cv2.dnn`` (how fervid ran them before).
 
 Run: python benchmarks/detectors.py [VIDEO_FOLDER]   (default ../shared/data/videos)
-Every frame of every clip, one process, frames decoded before timing, so only detection is timed.
+Every frame of every clip, one process, frames decoded before timing, so only detection is timed. The two engines
+share the letterbox, the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the network differs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,34 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
-from fervid.pipeline.detect import DETECTORS, make_detector
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, blazeface_anchors, decode_blazeface, letterbox,
+                                    make_detector, tflite_path)
 from fervid.pipeline.sources import list_videos
+
+
+class Cv2DnnBlazeFace:
+    """The detector before LiteRT: the same ``.tflite`` run by ``cv2.dnn`` (one thread, as the product's)."""
+
+    def __init__(self, name: str):
+        self.spec = BLAZEFACE[name]
+        self.net = cv2.dnn.readNetFromTFLite(str(tflite_path(self.spec.file_name)))
+        self.anchors = blazeface_anchors(self.spec)
+
+    def __call__(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores, _ = self.detect(frame_bgr)
+        return boxes, scores
+
+    def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        square = letterbox(frame_bgr)
+        self.net.setInput(cv2.dnn.blobFromImage(square, 1 / 127.5, (self.spec.input_size,) * 2, (127.5,) * 3,
+                                                swapRB=True))
+        outputs = [np.asarray(o).reshape(len(self.anchors), -1)
+                   for o in self.net.forward(self.net.getUnconnectedOutLayersNames())]
+        raw_boxes = next(o for o in outputs if o.shape[1] == 16)
+        raw_scores = next(o for o in outputs if o.shape[1] == 1)[:, 0]
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, len(square))
 
 
 def frames(path: str) -> list:
@@ -26,19 +53,32 @@ def frames(path: str) -> list:
         images.append(image)
 
 
+def run(detector, clips: dict[str, list]) -> tuple[list[float], float]:
+    """Share of frames with a face per clip, and ms per frame over all clips."""
+    detector(next(iter(clips.values()))[0])  # the first call allocates: not timed
+    shares, seconds = [], 0.0
+    for images in clips.values():
+        started = time.perf_counter()
+        found = sum(len(detector(image)[0]) > 0 for image in images)
+        seconds += time.perf_counter() - started
+        shares.append(found / len(images))
+    return shares, 1000 * seconds / sum(len(images) for images in clips.values())
+
+
 def main(folder: Path) -> None:
     clips = {Path(path).name: frames(path) for path in list_videos([folder])}
     print("| detector | " + " | ".join(clips) + " | ms/frame |")
     print("| --- |" + " --- |" * (len(clips) + 1))
+    speeds = {}
     for name in DETECTORS:
-        detector, shares, seconds = make_detector(name), [], 0.0
-        for images in clips.values():
-            started = time.perf_counter()
-            found = sum(len(detector(image)[0]) > 0 for image in images)
-            seconds += time.perf_counter() - started
-            shares.append(found / len(images))
-        total = sum(len(images) for images in clips.values())
-        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in shares) + f" | {1000 * seconds / total:.1f} |")
+        shares, speeds[name] = run(make_detector(name), clips)
+        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in shares) + f" | {speeds[name]:.2f} |")
+    print("\n| BlazeFace | cv2.dnn ms/frame | LiteRT ms/frame | LiteRT / cv2.dnn |")
+    print("| --- | --- | --- | --- |")
+    cv2.setNumThreads(1)  # one thread, as the product's LiteRT interpreters (after the Haar row: it uses threads)
+    for name in (name for name in DETECTORS if name in BLAZEFACE):
+        _, old = run(Cv2DnnBlazeFace(name), clips)
+        print(f"| {name} | {old:.2f} | {speeds[name]:.2f} | {speeds[name] / old:.2f}x |")
 
 
 if __name__ == "__main__":

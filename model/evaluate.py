@@ -29,30 +29,39 @@ def classification_report(true: np.ndarray, predicted: np.ndarray, labels: tuple
 
 
 def evaluate(data: str | os.PathLike, model_path: str | os.PathLike | None = None, *,
-             mirror: bool = False, usage: str | None = None) -> dict:
-    """Score an artifact (default: the shipped one) on a class-folder tree, fer2013.csv split or .npz."""
+             mirror: bool = False, usage: str | None = None, engine: str = "auto") -> dict:
+    """Score an artifact (default: the shipped one) on a class-folder tree, fer2013.csv split or .npz, with one of
+    the engines of ``fervid.model.predict`` (``auto``: the int8 twin on LiteRT; ``tensorflow``: the fp32 file)."""
+    from .artifact import default_model_path, read_info
     from .data import load_dataset
-    from .predict import EmotionClassifier
+    from .predict import make_classifier
 
-    classifier = EmotionClassifier(model_path, mirror=mirror)
+    classifier = make_classifier(model_path, engine, mirror=mirror)
     dataset = load_dataset(data, classifier.labels, usage=usage)
     if dataset.classes != classifier.labels:
         raise FervidError(f"{data}: classes {list(dataset.classes)} differ from the model's "
                           f"{list(classifier.labels)}")
     predicted = classifier.predict(dataset.images).argmax(axis=1)
     report = classification_report(dataset.labels, predicted, classifier.labels)
-    report.update(params=int(classifier.model.count_params()), data=str(data), mirror=mirror,
+    info = read_info(model_path if model_path is not None else default_model_path())
+    report.update(params=info.network.parameters(), data=str(data), mirror=mirror, engine=classifier.engine,
                   skipped=len(dataset.skipped), converted=dataset.converted,
                   model=str(model_path) if model_path else "shipped default")
     return report
 
 
-def format_report(report: dict) -> str:
-    lines = [f"accuracy {report['accuracy']:.4f} on {report['n']} faces ({report['params']:,} parameters)",
-             f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+def per_class_lines(report: dict, heading: str = "") -> list[str]:
+    """The per-class precision / recall / F1 / support table of a report, as text lines."""
+    lines = [f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}{heading}"]
     for name, row in report["per_class"].items():
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
                      f"{row['support']:>9}")
+    return lines
+
+
+def format_report(report: dict) -> str:
+    lines = [f"accuracy {report['accuracy']:.4f} on {report['n']} faces ({report['params']:,} parameters)",
+             *per_class_lines(report)]
     labels = report["labels"]
     lines.append("confusion matrix (rows true, columns predicted): " + " ".join(x[:3] for x in labels))
     lines += [f"  {name[:8]:<9}" + " ".join(f"{n:>5}" for n in row)

@@ -34,6 +34,18 @@ class NetworkConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def parameters(self) -> int:
+        """The model's parameter count, without building it (no Keras): a report on an int8 twin still has it."""
+        count, channels, side = 0, 1, INPUT_SIZE
+        for filters, kernel in CONV_BLOCKS:
+            count += kernel * kernel * channels * filters + filters + 4 * filters  # conv + BatchNorm
+            channels, side = filters, side // 2
+        width = side * side * channels
+        for units in DENSE_BLOCKS:
+            count += width * units + units + 4 * units  # dense + BatchNorm
+            width = units
+        return count + width * self.num_classes + self.num_classes
+
 
 # (filters, kernel size) of the four conv blocks, and the widths of the two dense blocks.
 CONV_BLOCKS = ((64, 3), (128, 5), (512, 3), (512, 3))

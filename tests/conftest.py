@@ -25,9 +25,23 @@ def shared_path(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """Models the tests convert to int8 (fervid.model.tflite) go to a fresh cache, never the user's."""
+    folder = tmp_path_factory.mktemp("fervid-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FERVID_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def fer2013() -> Path:
     return shared_path("fer2013")
+
+
+@pytest.fixture(scope="session")
+def fer2013_packed() -> Path:
+    return shared_path("fer2013-packed")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ PAPER_TABLE = {
 
 
 def test_the_paper_model_has_exactly_4478727_parameters():
-    assert build_model().count_params() == 4_478_727
+    assert build_model().count_params() == NetworkConfig().parameters() == 4_478_727
 
 
 def test_every_layer_matches_the_papers_summary_table():
@@ -34,7 +34,7 @@ def test_pixel_scaling_is_inside_the_model():
 def test_the_same_architecture_takes_another_label_set():
     navras = build_model(NetworkConfig(num_classes=9))
     assert navras.output_shape == (None, 9)
-    assert navras.count_params() == 4_478_727 + 2 * 513
+    assert navras.count_params() == NetworkConfig(num_classes=9).parameters() == 4_478_727 + 2 * 513
 
 
 def test_probabilities_sum_to_one():

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from fervid.pipeline.classify import EmotionActor
 from fervid.pipeline.crops import _face_rows, _summary_row
@@ -25,11 +26,24 @@ def test_actor_adds_probabilities_and_drops_crops(untrained_model):
     np.testing.assert_allclose(probabilities[:3], actor.classifier.predict(crops), atol=1e-6)
 
 
-def test_the_actor_can_average_each_face_with_its_mirror(untrained_model):
-    from fervid.model.predict import EmotionClassifier
+@pytest.mark.parametrize("engine, gpu, expected", [
+    ("auto", False, "litert-int8"), ("auto", True, "tensorflow"), ("tensorflow", False, "tensorflow"),
+])
+def test_the_actor_can_average_each_face_with_its_mirror(untrained_model, engine, gpu, expected):
+    from fervid.model.predict import make_classifier
 
-    actor = EmotionActor(untrained_model.read_bytes(), batch_size=8, mirror=True)
+    actor = EmotionActor(untrained_model.read_bytes(), batch_size=8, mirror=True, engine=engine, gpu=gpu)
+    assert actor.classifier.engine == expected and actor.classifier.mirror
     crops = np.random.default_rng(1).integers(0, 256, (2, 48, 48), dtype=np.uint8)
-    expected = EmotionClassifier(untrained_model, batch_size=8, mirror=True).predict(crops)
-    np.testing.assert_allclose(actor.classifier.predict(crops), expected, atol=1e-6)
-    assert actor.classifier.mirror
+    same = make_classifier(untrained_model, expected, batch_size=8, mirror=True).predict(crops)
+    np.testing.assert_allclose(actor.classifier.predict(crops), same, atol=1e-6)
+
+
+def test_the_actor_runs_the_twin_its_driver_sends(untrained_model, monkeypatch):
+    from fervid.model import tflite
+
+    twin = tflite.ensure_tflite(untrained_model).read_bytes()
+    monkeypatch.setattr(tflite, "ensure_tflite", lambda _: pytest.fail("the actor looked for a twin it was sent"))
+    actor = EmotionActor(untrained_model.read_bytes(), batch_size=8, tflite_bytes=twin, num_threads=1)
+    assert actor.classifier.engine == "litert-int8"
+    assert actor.classifier.predict(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
