@@ -88,23 +88,59 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
         train_here(data, out, config, val=val, resume=resume, init_from=init_from, log=click.echo)
 
 
+DETECTOR_CHOICES = click.Choice(["blazeface-full", "blazeface-short", "haar"])
+# The classifier engine (fervid.model.predict.ENGINES), shared by analyze and evaluate so users can measure each.
+engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow", "litert-int8"]), default="auto",
+                             show_default=True, help="Classifier engine: auto = the int8 model on LiteRT on CPUs, "
+                                                     "TensorFlow on GPUs.")
+
+
 @main.command()
-@click.option("--data", required=True, help="Labelled faces: class folders, fer2013.csv or packed .npz.")
+@click.option("--data", help="Labelled faces: class folders, fer2013.csv or packed .npz.")
+@click.option("--videos", "labels_csv", type=click.Path(dir_okay=False),
+              help="Instead of --data: a CSV of labelled videos or photos (columns file, label; paths relative to "
+                   "it), each run through the whole analysis and scored on its per-video answer.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
 @click.option("--usage", type=click.Choice(["Training", "PublicTest", "PrivateTest"]),
               help="With fer2013.csv: score only the rows of this split.")
 @click.option("--mirror", is_flag=True, help="Average each face with its mirror image (test-time augmentation).")
+@click.option("--detector", type=DETECTOR_CHOICES, default="blazeface-full", show_default=True,
+              help="With --videos: the face detector.")
+@click.option("--fps", "sample_fps", type=float, help="With --videos: analyse this many frames per second.")
+@click.option("--smooth", "smooth_s", type=float, default=0.5, show_default=True,
+              help="With --videos: smoothing window over each face track before the answer, seconds (as summarize).")
+@click.option("--address", default=None, help="With --videos: Ray cluster address (default: a local Ray).")
+@engine_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix to this PNG.")
 @friendly_errors
-def evaluate(data, model_path, usage, mirror, as_json, png):
-    """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces."""
-    from fervid.model.evaluate import evaluate as run_evaluation, format_report, plot_confusion
+def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, smooth_s, address, engine, as_json,
+             png):
+    """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces (--data) or of
+    fervid's per-video answer on labelled videos (--videos)."""
+    if (data is None) == (labels_csv is None):
+        raise click.UsageError("pass exactly one of --data (labelled faces) and --videos (a labels CSV)")
+    if labels_csv:
+        from fervid.pipeline.evaluate import evaluate_videos, format_video_report
+        from fervid.pipeline.job import AnalyzeConfig
 
-    report = run_evaluation(data, model_path, mirror=mirror, usage=usage)
+        config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, mirror=mirror,
+                               address=address, engine=engine)
+        from fervid.console import filtered_stderr
+
+        with filtered_stderr():
+            report = evaluate_videos(labels_csv, config, smooth_s=smooth_s)
+        text = format_video_report(report)
+    else:
+        from fervid.model.evaluate import evaluate as run_evaluation, format_report
+
+        report = run_evaluation(data, model_path, mirror=mirror, usage=usage, engine=engine)
+        text = format_report(report)
     if png:
+        from fervid.model.evaluate import plot_confusion
+
         plot_confusion(report, png)
-    click.echo(json.dumps(report) if as_json else format_report(report))
+    click.echo(json.dumps(report) if as_json else text)
 
 
 @main.command()
@@ -112,35 +148,39 @@ def evaluate(data, model_path, usage, mirror, as_json, png):
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Timeline Parquet file to write (the videos table goes beside it as OUT.videos.parquet).")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
-@click.option("--detector", type=click.Choice(["blazeface-full", "blazeface-short", "haar"]),
-              default="blazeface-full", show_default=True, help="Face detector.")
+@click.option("--detector", type=DETECTOR_CHOICES, default="blazeface-full", show_default=True, help="Face detector.")
 @click.option("--fps", "sample_fps", type=float, help="Analyse this many frames per second; default: every frame.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Faces per classifier call.")
 @click.option("--mirror", is_flag=True, help="Average each face with its mirror image (slower, a little more accurate).")
 @click.option("--smooth", "smooth_s", type=float, default=0.0, show_default=True,
               help="Also write per-track probabilities smoothed over this many seconds (happy_smooth, ...).")
+@engine_option
 @click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
 @click.option("--resume", is_flag=True, help="Keep the videos OUT (or an interrupted run) finished; do the rest.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 @friendly_errors
-def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, smooth_s, address, resume, overwrite):
+def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, smooth_s, engine, address, resume,
+            overwrite):
     """Per-frame, per-face emotion timelines for videos and folders of videos (PATHS: files, folders, URIs).
 
-    Exit status: 0 when every video was analysed, 2 when some failed (OUT.videos.parquet says why), 1 on a
-    usage error.
+    Exit status: 0 when every video was analysed (a damaged file whose first part decodes is analysed that far,
+    status "partial"), 2 when some failed (OUT.videos.parquet says why), 1 on a usage error.
     """
     from fervid.pipeline.job import AnalyzeConfig, analyze as run_analysis
 
     config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, batch_size=batch_size,
-                           mirror=mirror, smooth_s=smooth_s, address=address, resume=resume, overwrite=overwrite)
+                           mirror=mirror, smooth_s=smooth_s, engine=engine, address=address, resume=resume,
+                           overwrite=overwrite)
+    from fervid.console import filtered_stderr
+
     live = sys.stderr.isatty()
+    with filtered_stderr() as terminal:
+        def show(progress):
+            click.echo(f"\r{progress.line()}" if live else progress.line(), file=terminal, nl=not live)
 
-    def show(progress):
-        click.echo(f"\r{progress.line()}" if live else progress.line(), err=True, nl=not live)
-
-    summary = run_analysis(paths, out, config, progress=show)
-    if live:
-        click.echo(err=True)
+        summary = run_analysis(paths, out, config, progress=show)
+        if live:
+            click.echo(file=terminal)
     click.echo(summary.line())
     sys.exit(2 if summary.videos_failed else 0)
 

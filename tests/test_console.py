@@ -1,0 +1,37 @@
+"""A default `fervid analyze` shows progress and its summary, not the engines' chatter."""
+
+import os
+import subprocess
+import sys
+
+from fervid.console import NOISE, filtered_stderr
+from fervid.pipeline.job import Progress
+
+
+def test_the_filter_drops_known_noise_and_passes_everything_else(capfd):
+    with filtered_stderr() as terminal:
+        # A child process writes to descriptor 2 directly, as Ray's C++ core does.
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write("
+                        f"'[E core_worker.cc] Actor x {NOISE[0]}. See ...\\nreal trouble\\n')"], check=True)
+        terminal.write("videos 1/1\n")
+    import time
+
+    time.sleep(0.3)  # the filter thread forwards asynchronously
+    err = capfd.readouterr().err
+    assert "real trouble" in err and "videos 1/1" in err and NOISE[0] not in err
+
+
+def test_progress_says_how_long_is_left():
+    assert Progress(1, 4, 100, 10.0, 400).line() == "videos 1/4, 100 frames, 10.0 frames/s, about 0:30 left"
+    assert Progress(4, 4, 400, 40.0, 400).line() == "videos 4/4, 400 frames, 10.0 frames/s"
+
+
+def test_a_default_analyze_prints_only_progress_and_the_summary(videos, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fervid"), "analyze",
+                          str(videos / "man_single_face.mp4"), "--out", str(tmp_path / "t.parquet")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("1 videos ok, 0 failed; 72 frames")
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("videos ") for line in lines), run.stderr
