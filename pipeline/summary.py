@@ -20,7 +20,7 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
-from .schema import EMOTION_COLUMNS
+from .schema import EMOTION_COLUMNS, SMOOTH_COLUMNS
 from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
 from .tables import frame_step_s, require_columns
 from .tracks import TRACK_COLUMN, TrackConfig, assign_tracks, ensure_tracks
@@ -47,31 +47,87 @@ def _with_seconds(prepared: pd.DataFrame, videos: pd.DataFrame | None) -> pd.Dat
 
 
 def _shares(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Share of seen time per smoothed emotion (columns ``share_<emotion>``) and the dominant one, per ``keys``."""
+    """Share of seen time per smoothed emotion (columns ``share_<emotion>``), per ``keys``."""
     counts = pd.crosstab([rows[key] for key in keys], rows[EMOTION_SMOOTH])
     counts = counts.reindex(columns=list(EMOTION_COLUMNS), fill_value=0)
-    shares = counts.div(counts.sum(axis=1), axis=0)
-    # idxmax takes the first of equal shares, i.e. the earlier label in the model's order: deterministic.
-    dominant = shares.idxmax(axis=1).rename("dominant")
-    return pd.concat([dominant, shares.set_axis(list(SHARE_COLUMNS), axis=1)], axis=1)
+    return counts.div(counts.sum(axis=1), axis=0).set_axis(list(SHARE_COLUMNS), axis=1)
 
 
-def track_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
+# How the frames of a track (or of a video) become one answer, the ``dominant`` emotion; see answer_scores.
+ANSWER_METHODS = ("share", "mean", "log-mean")
+DEFAULT_ANSWER = "share"
+# Which faces of a video its answer weighs: every face, or only its main face (the track seen longest).
+ANSWER_FACES = ("all", "main")
+DEFAULT_ANSWER_FACES = "all"
+_FLOOR = 1e-6  # keeps log(0) out of log-mean: a model never rules an emotion out completely
+
+
+def answer_scores(rows: pd.DataFrame, keys: list[str], method: str = DEFAULT_ANSWER) -> pd.DataFrame:
+    """One score per emotion (columns in label order) per ``keys``; the answer is the highest.
+
+    - ``share``: the share of frames whose smoothed emotion it is (a vote per frame);
+    - ``mean``: the mean smoothed probability (a frame that is nearly a tie counts as nearly a tie);
+    - ``log-mean``: the mean log smoothed probability (a geometric mean: frames that rule an emotion out weigh
+      against it).
+    """
+    if method not in ANSWER_METHODS:
+        raise FervidError(f"unknown answer method {method!r}; expected one of {', '.join(ANSWER_METHODS)}")
+    if method == "share":
+        return _shares(rows, keys).set_axis(list(EMOTION_COLUMNS), axis=1)
+    values = rows[list(SMOOTH_COLUMNS)].to_numpy(np.float64)
+    if method == "log-mean":
+        values = np.log(np.maximum(values, _FLOOR))
+    table = pd.DataFrame(values, columns=list(EMOTION_COLUMNS), index=rows.index)
+    return table.groupby([rows[key] for key in keys]).mean()
+
+
+def _dominant(scores: pd.DataFrame) -> pd.Series:
+    # idxmax takes the first of equal scores, i.e. the earlier label in the model's order: deterministic.
+    return scores.idxmax(axis=1).rename("dominant")
+
+
+def main_faces(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each video's main face: its track seen longest (then the larger face, then the lower id)."""
+    seen = rows.assign(area=rows["w"].astype(np.float64) * rows["h"]).groupby(["video_id", TRACK_COLUMN]).agg(
+        seconds=("row_s", "sum"), area=("area", "mean")).reset_index()
+    seen = seen.sort_values(["video_id", "seconds", "area", TRACK_COLUMN], ascending=[True, False, False, True])
+    main = seen.drop_duplicates("video_id")
+    keep = pd.MultiIndex.from_frame(main[["video_id", TRACK_COLUMN]])
+    return rows[pd.MultiIndex.from_frame(rows[["video_id", TRACK_COLUMN]]).isin(keep)]
+
+
+def video_answers(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, method: str = DEFAULT_ANSWER,
+                  faces: str = DEFAULT_ANSWER_FACES) -> pd.Series:
+    """Each video's answer (``dominant``), indexed by video_id: the one place summaries, ``fervid evaluate
+    --videos`` and notebooks get it from."""
+    if faces not in ANSWER_FACES:
+        raise FervidError(f"unknown answer faces {faces!r}; expected one of {', '.join(ANSWER_FACES)}")
+    rows = _with_seconds(prepared, videos)
+    if faces == "main":
+        rows = main_faces(rows)
+    return _dominant(answer_scores(rows, ["video_id"], method))
+
+
+def track_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None,
+                  method: str = DEFAULT_ANSWER) -> pd.DataFrame:
     """One row per (video_id, track_id): first_s, last_s, frames, seconds, dominant, mean_confidence, shares."""
     rows = _with_seconds(prepared, videos)
     keys = ["video_id", TRACK_COLUMN]
     basics = rows.groupby(keys).agg(video_path=("video_path", "first"), first_s=("timestamp_s", "min"),
                                     last_s=("timestamp_s", "max"), frames=("timestamp_s", "size"),
                                     seconds=("row_s", "sum"), mean_confidence=(CONFIDENCE_SMOOTH, "mean"))
-    return basics.join(_shares(rows, keys)).reset_index()
+    return basics.join(_dominant(answer_scores(rows, keys, method))).join(_shares(rows, keys)).reset_index()
 
 
-def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per video with faces: tracks, face_seconds (summed over tracks), dominant, shares over all faces."""
+def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, method: str = DEFAULT_ANSWER,
+                  faces: str = DEFAULT_ANSWER_FACES) -> pd.DataFrame:
+    """One row per video with faces: tracks, face_seconds (summed over tracks), dominant (``video_answers``),
+    shares over all faces."""
     rows = _with_seconds(prepared, videos)
     basics = rows.groupby("video_id").agg(video_path=("video_path", "first"), tracks=(TRACK_COLUMN, "nunique"),
                                           face_seconds=("row_s", "sum"))
-    return basics.join(_shares(rows, ["video_id"])).reset_index()
+    answers = video_answers(prepared, videos, method, faces)
+    return basics.join(answers).join(_shares(rows, ["video_id"])).reset_index()
 
 
 def emotion_segments(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:

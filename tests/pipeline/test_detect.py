@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fervid.errors import FervidError
-from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, blazeface_anchors, clip_boxes, find_faces,
-                                    make_detector)
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, KEYPOINTS, blazeface_anchors, clip_boxes,
+                                    find_faces, make_detector)
 
 
 def first_frame(path, index=0):
@@ -32,9 +32,36 @@ def test_one_frontal_face_found_by_every_detector(videos, name):
 
 
 @pytest.mark.parametrize("name", ["blazeface-full", "blazeface-short"])
+def test_keypoints_lie_on_the_face_in_mediapipe_order(videos, name):
+    frame = first_frame(videos / "man_single_face.mp4")
+    detector = make_detector(name)
+    boxes, scores, keypoints = detector.detect(frame)
+    assert keypoints.shape == (1, len(KEYPOINTS), 2) and keypoints.dtype == np.float32
+    called_boxes, called_scores = detector(frame)  # what the pipeline calls: the same faces, no keypoints
+    np.testing.assert_array_equal(called_boxes, boxes)
+    np.testing.assert_array_equal(called_scores, scores)
+    (x, y, w, h), points = boxes[0], dict(zip(KEYPOINTS, keypoints[0]))
+    # The ear tragions may sit a little outside the box; everything else inside it.
+    assert np.all(keypoints[0] > (x - 0.15 * w, y)) and np.all(keypoints[0] < (x + 1.15 * w, y + h))
+    inner = keypoints[0, :4]
+    assert np.all(inner > (x, y)) and np.all(inner < (x + w, y + h))
+    # The subject's right eye is on the image's left (the clip is not mirrored); eyes above the nose, nose above
+    # the mouth.
+    assert points["right_eye"][0] < points["nose_tip"][0] < points["left_eye"][0]
+    assert max(points["right_eye"][1], points["left_eye"][1]) < points["nose_tip"][1] < points["mouth_center"][1]
+    assert points["right_ear_tragion"][0] < points["right_eye"][0]
+    assert points["left_ear_tragion"][0] > points["left_eye"][0]
+
+
+def test_haar_keypoints_are_nan_with_the_same_shape(videos):
+    boxes, _, keypoints = make_detector("haar").detect(first_frame(videos / "man_single_face.mp4"))
+    assert keypoints.shape == (len(boxes), len(KEYPOINTS), 2) and np.isnan(keypoints).all()
+
+
+@pytest.mark.parametrize("name", ["blazeface-full", "blazeface-short"])
 def test_title_card_has_no_face(videos, name):
-    boxes, _ = make_detector(name)(first_frame(videos / "no_face_title_card.mp4", 40))
-    assert len(boxes) == 0
+    boxes, scores, keypoints = make_detector(name).detect(first_frame(videos / "no_face_title_card.mp4", 40))
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and keypoints.shape == (0, len(KEYPOINTS), 2)
 
 
 def test_unknown_detector_is_a_usage_error():
@@ -69,11 +96,12 @@ def test_find_faces_orders_left_to_right_and_crops_with_margin_inside_the_frame(
     frame = np.zeros((50, 100, 3), np.uint8)
     frame[:, 50:] = 255  # right half white: a crop's mean tells which half it came from
 
-    def detector(_):
-        boxes = np.array([[80, 30, 30, 30], [-10, -10, 20, 20], [200, 0, 10, 10], [30, 5, 10, 10]], np.float32)
-        return boxes, np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    class Detector:
+        def detect(self, _):
+            boxes = np.array([[80, 30, 30, 30], [-10, -10, 20, 20], [200, 0, 10, 10], [30, 5, 10, 10]], np.float32)
+            return boxes, np.array([0.9, 0.8, 0.7, 0.6], np.float32), np.full((4, 6, 2), np.nan, np.float32)
 
-    faces = find_faces(frame, detector, margins=0.2)
+    faces = find_faces(frame, Detector(), margins=0.2)
     assert faces.boxes.tolist() == [[0, 0, 10, 10], [30, 5, 10, 10], [80, 30, 20, 20]]  # off-frame box dropped
     assert faces.scores.tolist() == pytest.approx([0.8, 0.6, 0.9])
     assert faces.crops.shape == (3, 48, 48) and faces.crops.dtype == np.uint8

@@ -7,7 +7,7 @@ import pytest
 from fervid.errors import FervidError
 from fervid.pipeline.schema import EMOTION_COLUMNS
 from fervid.pipeline.summary import (SHARE_COLUMNS, emotion_segments, prepare, summary_paths, track_summary,
-                                     video_summary, write_summary)
+                                     video_answers, video_summary, write_summary)
 
 
 def face(emotions, track_id=0, video_id="v", step_s=0.1, start_s=0.0):
@@ -129,3 +129,44 @@ def test_a_track_config_links_faces_again_even_when_ids_are_present():
     assert written.track_id.nunique() == 2
     assert prepare(written, window_s=0).track_id.nunique() == 2  # no config: the stored ids stay
     assert prepare(written, window_s=0, tracks=TrackConfig(max_gap_s=1.5)).track_id.nunique() == 1
+
+
+def soft(rows, video_id="v", track_id=0, w=50, step_s=0.1):
+    """Rows of one face with the given probability vectors (dicts of label -> probability, the rest spread)."""
+    probabilities = np.array([[row.get(name, 0.0) for name in EMOTION_COLUMNS] for row in rows], np.float32)
+    frame = pd.DataFrame(probabilities, columns=list(EMOTION_COLUMNS))
+    return frame.assign(video_id=video_id, video_path=f"/videos/{video_id}.mp4", track_id=np.int32(track_id),
+                        timestamp_s=step_s * np.arange(len(rows)), x=0, y=0, w=w, h=w)
+
+
+# Three frames narrowly sad, one frame certainly happy: a vote per frame says sad, the mean probability happy.
+NARROW = soft([{"sad": 0.4, "happy": 0.35, "neutral": 0.25}] * 3 + [{"happy": 1.0}])
+# Two frames fairly happy, one that rules happy out: the geometric mean (log-mean) says sad, the others happy.
+RULED_OUT = soft([{"happy": 0.9, "sad": 0.1}] * 2 + [{"sad": 1.0}])
+
+
+@pytest.mark.parametrize("timeline, method, expected", [
+    (NARROW, "share", "sad"), (NARROW, "mean", "happy"), (NARROW, "log-mean", "happy"),
+    (RULED_OUT, "share", "happy"), (RULED_OUT, "mean", "happy"), (RULED_OUT, "log-mean", "sad")])
+def test_answer_methods_read_the_same_frames_differently(timeline, method, expected):
+    assert video_answers(prepare(timeline, window_s=0), method=method)["v"] == expected
+
+
+def test_the_main_face_is_the_track_seen_longest():
+    timeline = pd.concat([soft([{"angry": 1.0}] * 2, track_id=0, w=200), soft([{"fear": 1.0}] * 5, track_id=1)])
+    prepared = prepare(timeline, window_s=0)
+    assert video_answers(prepared, method="share", faces="main")["v"] == "fear"
+    photo = pd.concat([soft([{"angry": 1.0}], track_id=0, w=20), soft([{"fear": 1.0}], track_id=1, w=90)])
+    assert video_answers(prepare(photo, window_s=0), faces="main")["v"] == "fear"  # one frame: the larger face
+
+
+def test_the_video_summary_reports_the_answer_of_video_answers():
+    prepared = prepare(NARROW, window_s=0)
+    assert video_summary(prepared, method="mean").iloc[0]["dominant"] == video_answers(prepared, method="mean")["v"]
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(method="median"), "unknown answer method 'median'"),
+                                             (dict(faces="first"), "unknown answer faces 'first'")])
+def test_unknown_answer_rules_are_refused(kwargs, message):
+    with pytest.raises(FervidError, match=message):
+        video_answers(prepare(NARROW, window_s=0), **kwargs)
