@@ -68,8 +68,8 @@ def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = Analy
                     progress=None) -> dict:
     """Accuracy, per-class figures and confusion matrix of the per-video answer, and one row per clip."""
     table = read_labels(labels_csv)
-    table["problem"] = [_problem(row) for row in table.itertuples()]
-    usable = table[table["problem"].isna()]
+    problems = [_problem(row) for row in table.itertuples()]  # a list: pandas would turn None into NaN
+    usable = table[[problem is None for problem in problems]]
     answers, videos = pd.Series(dtype=object), pd.DataFrame()
     if len(usable):
         with tempfile.TemporaryDirectory(prefix="fervid-evaluate-") as folder:
@@ -82,9 +82,9 @@ def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = Analy
                 by_id = video_answers(prepare(timelines, smooth_s), videos.reset_index(), method, faces)
                 answers = videos["video_id"].map(by_id)
     clips = []
-    for row in table.itertuples():
-        clip = dict(file=row.file, label=row.label, answer=None, faces=0, frames=0, status=None, note=row.problem)
-        if row.problem is None:
+    for row, problem in zip(table.itertuples(), problems):
+        clip = dict(file=row.file, label=row.label, answer=None, faces=0, frames=0, status=None, note=problem)
+        if problem is None:
             video = videos.loc[row.path]
             clip.update(status=video["status"], faces=int(video["faces"]), frames=int(video["frames_total"]),
                         note=video["error"] if isinstance(video["error"], str) else None)

@@ -80,3 +80,32 @@ def test_a_folder_of_packed_train_and_val_files_is_found(fer2013):
     splits = load_splits(packed, None, TrainConfig(limit_per_class=4))
     assert splits.train.source.endswith("train.npz") and splits.val.source.endswith("val.npz")
     assert len(splits.train) == 28 and splits.val.classes == splits.train.classes
+
+
+def test_a_resumed_run_continues_the_schedule_exactly(synthetic, tmp_path, monkeypatch):
+    """Killed right after epoch 1's checkpoint and resumed: every epoch ends at the learning rate (cosine schedule,
+    optimizer step count) of a run that was never interrupted."""
+    from fervid.model.train import RunFolder
+
+    config = TrainConfig(epochs=3, batch_size=16, learning_rate=3e-3, oversample_floor=0.0)
+    train(synthetic, tmp_path / "whole", config, log=lambda _: None)
+    record_epoch = RunFolder.record_epoch
+
+    def killed_after_epoch_1(self, model, row, state, history):
+        record_epoch(self, model, row, state, history)
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "record_epoch", killed_after_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic, tmp_path / "cut", config, log=lambda _: None)
+    monkeypatch.undo()
+    train("ignored", tmp_path / "cut", resume=True, log=lambda _: None)
+
+    def history(run):
+        return json.loads((run / "history.json").read_text())
+
+    assert [row["epoch"] for row in history(tmp_path / "cut")] == [1, 2, 3]
+    rates = [row["learning_rate"] for row in history(tmp_path / "cut")]
+    assert rates == pytest.approx([row["learning_rate"] for row in history(tmp_path / "whole")], rel=1e-6)
+    assert rates[-1] == pytest.approx(0.0, abs=1e-9)  # the cosine cycle ran to its end once
