@@ -173,8 +173,8 @@ def start_ray_with_cv2_dnn() -> None:
     """A local Ray whose workers build BlazeFace on ``cv2.dnn`` instead of LiteRT: the detector fervid had before."""
     import sys
 
-    import cloudpickle
     import ray
+    from ray import cloudpickle
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import detectors
@@ -189,3 +189,7 @@ def start_ray_with_cv2_dnn() -> None:
 
     ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False,
              runtime_env={"worker_process_setup_hook": use_cv2_dnn, "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+
+
+if __name__ == "__main__":
+    main()

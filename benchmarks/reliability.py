@@ -71,7 +71,7 @@ def main() -> None:
             path = str(folder / case.path)
             row = table.loc[path] if path in table.index else None
             observed = matrix.NOT_LISTED if row is None else row.status
-            frames = "" if row is None or row.status != matrix.OK else str(row.frames_total)
+            frames = "" if row is None or row.status not in (matrix.OK, matrix.PARTIAL) else str(row.frames_total)
             rows.append((case.name, case.status, observed, short(None if row is None else row.error, folder),
                          str(run.returncode), frames))
         empty = root / "clips.mp4"
