@@ -5,6 +5,7 @@ Nothing heavy is imported at module level, so ``fervid --help`` is instant; each
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -31,6 +32,22 @@ def friendly_errors(command):
             sys.exit(1)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def progress_on_terminal():
+    """A progress callback for the analysis: one updating line on a terminal, one line per video in a log; the
+    engines' own stderr chatter filtered meanwhile (``fervid.console``)."""
+    from fervid.console import filtered_stderr
+
+    live = sys.stderr.isatty()
+    with filtered_stderr() as terminal:
+        def show(progress):
+            click.echo(f"\r{progress.line()}" if live else progress.line(), file=terminal, nl=not live)
+
+        yield show
+        if live:
+            click.echo(file=terminal)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,10 +143,8 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
 
         config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, mirror=mirror,
                                address=address, engine=engine)
-        from fervid.console import filtered_stderr
-
-        with filtered_stderr():
-            report = evaluate_videos(labels_csv, config, smooth_s=smooth_s)
+        with progress_on_terminal() as show:
+            report = evaluate_videos(labels_csv, config, smooth_s=smooth_s, progress=show)
         text = format_video_report(report)
     else:
         from fervid.model.evaluate import evaluate as run_evaluation, format_report
@@ -171,16 +186,8 @@ def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, sm
     config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, batch_size=batch_size,
                            mirror=mirror, smooth_s=smooth_s, engine=engine, address=address, resume=resume,
                            overwrite=overwrite)
-    from fervid.console import filtered_stderr
-
-    live = sys.stderr.isatty()
-    with filtered_stderr() as terminal:
-        def show(progress):
-            click.echo(f"\r{progress.line()}" if live else progress.line(), file=terminal, nl=not live)
-
+    with progress_on_terminal() as show:
         summary = run_analysis(paths, out, config, progress=show)
-        if live:
-            click.echo(file=terminal)
     click.echo(summary.line())
     sys.exit(2 if summary.videos_failed else 0)
 
