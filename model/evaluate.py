@@ -32,7 +32,6 @@ def evaluate(data: str | os.PathLike, model_path: str | os.PathLike | None = Non
              mirror: bool = False, usage: str | None = None, engine: str = "auto") -> dict:
     """Score an artifact (default: the shipped one) on a class-folder tree, fer2013.csv split or .npz, with one of
     the engines of ``fervid.model.predict`` (``auto``: the int8 twin on LiteRT; ``tensorflow``: the fp32 file)."""
-    from .artifact import default_model_path, read_info
     from .data import load_dataset
     from .predict import make_classifier
 
@@ -43,8 +42,7 @@ def evaluate(data: str | os.PathLike, model_path: str | os.PathLike | None = Non
                           f"{list(classifier.labels)}")
     predicted = classifier.predict(dataset.images).argmax(axis=1)
     report = classification_report(dataset.labels, predicted, classifier.labels)
-    info = read_info(model_path if model_path is not None else default_model_path())
-    report.update(params=info.network.parameters(), data=str(data), mirror=mirror, engine=classifier.engine,
+    report.update(params=classifier.info.network.parameters(), data=str(data), mirror=mirror, engine=classifier.engine,
                   skipped=len(dataset.skipped), converted=dataset.converted,
                   model=str(model_path) if model_path else "shipped default")
     return report
