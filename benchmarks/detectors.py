@@ -3,7 +3,7 @@ BlazeFace through LiteRT (the product) against the same files through ``cv2.dnn`
 
 Run: python benchmarks/detectors.py [VIDEO_FOLDER]   (default ../shared/data/videos)
 Every frame of every clip, one process, frames decoded before timing, so only detection is timed. The two engines
-share the letterbox, the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the network differs.
+share the input (``blazeface_input``), the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the network differs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, blazeface_anchors, decode_blazeface, letterbox,
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, blazeface_anchors, decode_blazeface, blazeface_input,
                                     make_detector, tflite_path)
 from fervid.pipeline.sources import list_videos
 
@@ -33,14 +33,13 @@ class Cv2DnnBlazeFace:
         return boxes, scores
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        square = letterbox(frame_bgr)
-        self.net.setInput(cv2.dnn.blobFromImage(square, 1 / 127.5, (self.spec.input_size,) * 2, (127.5,) * 3,
-                                                swapRB=True))
+        rgb, side = blazeface_input(frame_bgr, self.spec.input_size)
+        self.net.setInput(cv2.dnn.blobFromImage(rgb, 1 / 127.5, mean=(127.5,) * 3))
         outputs = [np.asarray(o).reshape(len(self.anchors), -1)
                    for o in self.net.forward(self.net.getUnconnectedOutLayersNames())]
         raw_boxes = next(o for o in outputs if o.shape[1] == 16)
         raw_scores = next(o for o in outputs if o.shape[1] == 1)[:, 0]
-        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, len(square))
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side)
 
 
 def frames(path: str) -> list:

@@ -9,7 +9,8 @@ least-squares similarity (rotation, one scale, shift); it was measured and not c
 (README, "Accuracy on real video"): it helped the photos and cost FER2013 crops up to 2.4 points.
 
 Downscaling a 300-pixel face to 48 with a plain affine warp aliases (it samples, it does not average), so the
-face is turned at its own resolution and then shrunk with ``INTER_AREA``, like a box crop.
+face is first shrunk by block means to 4-8 times the crop's size, turned there and then shrunk with ``INTER_AREA``,
+like a box crop (``warp_crop``).
 
 Then every crop, however cut, is finished to look like FER2013 (``match_fer2013``): video crops are softer and
 flatter than FER2013's 48x48 web faces (median Laplacian variance 800-900 against 5,306; median contrast often
@@ -51,21 +52,45 @@ def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.hstack([rotation, (target_mean - rotation @ source_mean)[:, None]])
 
 
-def warp_crop(gray: np.ndarray, matrix: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """``size`` x ``size`` crop of ``gray`` through the 2x3 frame-to-crop ``matrix``; edges beyond the frame
-    repeat its border (as the training augmentation does).
+def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """``size`` x ``size`` grey crop of ``frame`` (BGR or grey) through the 2x3 frame-to-crop ``matrix``; edges
+    beyond the frame repeat its border (as the training augmentation does).
 
-    Turned and shifted at the source's resolution first, then shrunk by area, so the crop is as sharp as a box
-    crop resized with ``INTER_AREA``: a direct warp samples a large face instead of averaging it.
+    A direct warp would sample a large face instead of averaging it. So only the part of the frame under the crop
+    is made grey, shrunk by a whole factor with ``INTER_AREA`` (its fast path: block means) until the face is 4-8
+    times the crop's size, turned and shifted there, and shrunk with ``INTER_AREA`` to ``size``: as sharp as a
+    box crop. Turning a close 1080p face at its own resolution made finding the faces of a frame cost 8.5 ms, not
+    6.3 (BlazeFace itself: 3.6 ms).
     """
     import cv2
 
     matrix = np.asarray(matrix, np.float64)
+    scale = min(np.hypot(matrix[0, 0], matrix[1, 0]), np.hypot(matrix[0, 1], matrix[1, 1]))  # crop px per frame px
+    step = max(1, int(1 / (4 * scale)))  # frame pixels per pixel of the shrunk face
+    # The frame pixels the crop reads: its corners mapped back, two shrunk pixels more for the bilinear warp.
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    reached = corners @ cv2.invertAffineTransform(matrix).T
+    height, width = frame.shape[:2]
+    x0, y0 = (np.clip(np.floor(reached.min(axis=0)) - 2 * step, 0, [width - 1, height - 1])).astype(int)
+    x1, y1 = (np.clip(np.ceil(reached.max(axis=0)) + 2 * step, [x0 + 1, y0 + 1], [width, height])).astype(int)
+    part = frame[y0:y1, x0:x1]
+    if part.ndim == 3:
+        part = cv2.cvtColor(part, cv2.COLOR_BGR2GRAY)
+    if step > 1:
+        # Padded to whole blocks; a padded block lies beyond what the crop reads, or at the frame's own border.
+        rows, cols = -len(part) % step, -part.shape[1] % step
+        part = cv2.copyMakeBorder(part, 0, rows, 0, cols, cv2.BORDER_REPLICATE)
+        part = cv2.resize(part, (part.shape[1] // step, len(part) // step), interpolation=cv2.INTER_AREA)
+    # Shrunk pixel (u, v) is the block from frame pixel (x0 + step * u, y0 + step * v): the matrices place pixels by
+    # their corners, as a box does (the turn from shrunk face to canvas has unit scale, so warpAffine's centres agree).
+    to_frame = np.array([[step, 0, x0], [0, step, y0], [0, 0, 1]])
+    matrix = matrix @ to_frame
     scale_x, scale_y = np.hypot(matrix[0, 0], matrix[1, 0]), np.hypot(matrix[0, 1], matrix[1, 1])
-    # The output at (up to) source resolution: a canvas of size / scale pixels a side, then INTER_AREA to size.
-    width, height = (max(size, int(np.ceil(size / scale))) for scale in (scale_x, scale_y))
-    canvas = np.diag([width / size, height / size]) @ matrix
-    turned = cv2.warpAffine(gray, canvas, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # The output at (up to) the shrunk face's resolution: a canvas of size / scale pixels a side, then INTER_AREA.
+    canvas_w, canvas_h = (max(size, int(np.ceil(size / s))) for s in (scale_x, scale_y))
+    canvas = np.diag([canvas_w / size, canvas_h / size]) @ matrix
+    turned = cv2.warpAffine(part, canvas, (canvas_w, canvas_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
     return cv2.resize(turned, (size, size), interpolation=cv2.INTER_AREA)
 
 
@@ -74,7 +99,6 @@ def level_crops(frame_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
     detector's FER2013 framing), turned about the box centre so the eyes (keypoints 0 and 1) are level."""
     import cv2
 
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     left, top, right, bottom = margins
     crops = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE), np.uint8)
     for i, ((x, y, w, h), points) in enumerate(zip(np.asarray(boxes, np.float64), keypoints)):
@@ -84,19 +108,16 @@ def level_crops(frame_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
         to_crop = np.array([[INPUT_SIZE / (w * (1 + left + right)), 0, 0],
                             [0, INPUT_SIZE / (h * (1 + top + bottom)), 0], [0, 0, 1]])
         from_corner = np.array([[1, 0, -(x - left * w)], [0, 1, -(y - top * h)], [0, 0, 1]])
-        crops[i] = warp_crop(gray, (to_crop @ from_corner @ turn)[:2])
+        crops[i] = warp_crop(frame_bgr, (to_crop @ from_corner @ turn)[:2])
     return crops
 
 
 def aligned_crops(frame_bgr: np.ndarray, keypoints: np.ndarray, template: np.ndarray) -> np.ndarray:
     """uint8 (N, 48, 48) grayscale faces with their keypoints (N, >=4, 2) moved onto FER2013's (``template``,
     one of ``FER2013_KEYPOINTS``)."""
-    import cv2
-
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     crops = np.empty((len(keypoints), INPUT_SIZE, INPUT_SIZE), np.uint8)
     for i, points in enumerate(keypoints):
-        crops[i] = warp_crop(gray, similarity(points[:len(template)], template))
+        crops[i] = warp_crop(frame_bgr, similarity(points[:len(template)], template))
     return crops
 
 

@@ -92,19 +92,27 @@ def tflite_path(file_name: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / file_name
 
 
-def letterbox(frame_bgr: np.ndarray) -> np.ndarray:
-    """The frame at the top left of a black square (its longer side), so faces keep their shape when the square is
-    resized to the model's input; boxes come back in units of the square's side."""
-    height, width = frame_bgr.shape[:2]
-    square = np.zeros((max(height, width),) * 2 + (3,), np.uint8)
-    square[:height, :width] = frame_bgr
-    return square
+def blazeface_input(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """The model's ``size`` x ``size`` RGB input: the frame at the top left of a black square of its longer side (so
+    faces keep their shape), scaled down; and that side, the unit BlazeFace's boxes come back in.
+
+    One warp takes the frame straight into the small square, as MediaPipe's CPU image-to-tensor step does; padding
+    the full-size frame first and then resizing gave the same pixels (at most 1 grey level apart) but cost 5x as
+    much on a 1080p frame (0.57 against 0.11 ms).
+    """
+    import cv2
+
+    scale = size / max(frame_bgr.shape[:2])
+    # Pixel centres map as cv2.resize maps them: x_input = scale * (x_frame + 0.5) - 0.5.
+    matrix = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
+    square = cv2.warpAffine(frame_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), max(frame_bgr.shape[:2])
 
 
 def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
                      side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's (A, 16) regressors and (A,) raw scores to the kept faces: boxes (N, 4) x, y, w, h, scores (N,)
-    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the letterbox), after threshold and NMS.
+    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the frame padded to a square), after threshold and NMS.
 
     Every regressor is an offset from its anchor in input pixels: columns 0-3 the box centre and size, 4-15 the
     six keypoints as x, y pairs (MediaPipe's order, ``KEYPOINTS``).
@@ -159,17 +167,13 @@ class BlazeFaceDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels."""
-        import cv2
-
-        square = letterbox(frame_bgr)
-        size = (self.spec.input_size,) * 2
-        rgb = cv2.cvtColor(cv2.resize(square, size), cv2.COLOR_BGR2RGB)
+        rgb, side = blazeface_input(frame_bgr, self.spec.input_size)
         # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
         self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
         self.interpreter.invoke()
         raw_boxes = self.interpreter.get_tensor(self.boxes_index)[0]
         raw_scores = self.interpreter.get_tensor(self.scores_index)[0, :, 0]
-        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, len(square))
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side)
 
 
 class HaarDetector:
@@ -255,7 +259,7 @@ def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Fac
     height, width = frame_bgr.shape[:2]
     raw, scores, keypoints = detector.detect(frame_bgr)
     boxes = clip_boxes(raw, width, height)
-    visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the letterbox
+    visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the padded square
     order = np.lexsort((boxes[visible, 1], boxes[visible, 0]))
     raw, boxes, scores, keypoints = (a[visible][order] for a in (raw, boxes, scores, keypoints))
     if np.isnan(keypoints).any():  # Haar: no eyes to level by

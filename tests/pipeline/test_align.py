@@ -63,6 +63,21 @@ def test_a_large_face_is_averaged_not_sampled():
     assert crop.shape == (48, 48) and abs(crop.mean() - 127.5) < 5 and crop.std() < 10
 
 
+@pytest.mark.parametrize("side", [60, 170, 300, 480])
+def test_a_square_crop_without_a_turn_is_the_box_shrunk_by_area(side):
+    """Small faces are warped as they are, large ones shrunk by block means first: both give INTER_AREA's crop."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    frame = cv2.resize(rng.integers(0, 256, (100, 100), np.uint8), (1000, 1000), interpolation=cv2.INTER_CUBIC)
+    x0, y0 = 100, 120
+    expected = cv2.resize(frame[y0:y0 + side, x0:x0 + side], (48, 48), interpolation=cv2.INTER_AREA)
+    crop = warp_crop(frame, np.array([[48 / side, 0, -x0 * 48 / side], [0, 48 / side, -y0 * 48 / side]]))
+    assert np.abs(crop.astype(int) - expected).mean() < 0.5
+    colour = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    assert (warp_crop(colour, np.array([[48 / side, 0, -x0 * 48 / side], [0, 48 / side, -y0 * 48 / side]])) == crop).all()
+
+
 def test_beyond_the_frame_the_crop_repeats_its_border():
     crop = warp_crop(np.zeros((100, 100), np.uint8) + 90, np.array([[1.0, 0, -500], [0, 1.0, -500]]))
     assert crop.shape == (48, 48) and (crop == 90).all()

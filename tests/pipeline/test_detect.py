@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fervid.errors import FervidError
-from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, KEYPOINTS, blazeface_anchors, clip_boxes,
-                                    find_faces, make_detector)
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, KEYPOINTS, blazeface_anchors, blazeface_input,
+                                    clip_boxes, find_faces, make_detector)
 
 
 def first_frame(path, index=0):
@@ -13,6 +13,21 @@ def first_frame(path, index=0):
     ok, frame = capture.read()
     assert ok
     return frame
+
+
+@pytest.mark.parametrize("height, width", [(336, 596), (1080, 1920), (480, 360)])
+def test_blazeface_input_is_the_frame_padded_to_a_square_then_resized(height, width):
+    """The one warp gives the pixels of the slow way (pad the full frame, resize the square), in any orientation."""
+    rng = np.random.default_rng(0)
+    frame = cv2.resize(rng.integers(0, 256, (height // 8, width // 8, 3), np.uint8), (width, height))
+    side = max(height, width)
+    square = np.zeros((side, side, 3), np.uint8)
+    square[:height, :width] = frame
+    expected = cv2.cvtColor(cv2.resize(square, (192, 192)), cv2.COLOR_BGR2RGB).astype(int)
+    given, given_side = blazeface_input(frame, 192)
+    assert given_side == side
+    assert given.shape == (192, 192, 3) and given.dtype == np.uint8
+    assert np.abs(given.astype(int) - expected).max() <= 1
 
 
 @pytest.mark.parametrize("name, count", [("blazeface-short", 896), ("blazeface-full", 2304)])
