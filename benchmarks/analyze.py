@@ -1,6 +1,6 @@
 """Throughput of ``fervid analyze`` against a plain single-process loop and the decode-only floor.
 
-Run: python benchmarks/analyze.py [--frames 10000 | --quick] [--model PATH.keras] [--detector NAME]
+Run: python benchmarks/analyze.py [--frames 10000 | --quick] [--height 1080] [--model PATH.keras] [--detector NAME]
 
 Builds a folder of symlinks that repeats the sample clips until it holds at least ``--frames`` frames, then in
 this one process tree measures, each over the same videos:
@@ -10,6 +10,8 @@ this one process tree measures, each over the same videos:
    apart and reported both ways; the classifier actors' start-up is inside);
 4. the same call as it ran before LiteRT: BlazeFace through ``cv2.dnn`` (``detectors.Cv2DnnBlazeFace``, put into
    the Ray workers by a setup hook) and the TensorFlow engine.
+``--height 1080`` first re-encodes each clip scaled up to that height (MPEG-4 Part 2, the encoder OpenCV's wheel
+has), for the frame sizes of real recordings: the sample clips are 336-540 pixels high.
 Peak memory is the largest resident set seen while a stage runs, for Ray summed over every process under this
 one (GCS, raylet, workers, actors). The ``fer`` package ran 26-34 frames/s on this machine (FINDINGS.md).
 """
@@ -77,6 +79,22 @@ def build_workload(videos: Path, frames: int, folder: Path) -> list[str]:
     return list_videos([folder])
 
 
+def scale_clips(videos: Path, height: int, folder: Path) -> Path:
+    """Each clip re-encoded at ``height`` pixels high (width in proportion, even), into ``folder``."""
+    import cv2
+
+    for clip in list_videos([videos]):
+        capture = cv2.VideoCapture(clip, cv2.CAP_FFMPEG)
+        source_height, source_width = (int(capture.get(p)) for p in (cv2.CAP_PROP_FRAME_HEIGHT, cv2.CAP_PROP_FRAME_WIDTH))
+        size = (round(source_width * height / source_height / 2) * 2, height)
+        writer = cv2.VideoWriter(str(folder / f"{Path(clip).stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                 capture.get(cv2.CAP_PROP_FPS), size)
+        while (frame := capture.read())[0]:
+            writer.write(cv2.resize(frame[1], size, interpolation=cv2.INTER_CUBIC))
+        writer.release()
+    return folder
+
+
 def decode_only(paths: list[str]) -> int:
     import cv2
 
@@ -131,6 +149,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10_000, help="Frames in the workload (at least).")
     parser.add_argument("--quick", action="store_true", help="A short run: --frames 2000.")
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="Clips to repeat.")
+    parser.add_argument("--height", type=int, help="Re-encode the clips at this height first (e.g. 1080).")
     parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
     args = parser.parse_args()
@@ -141,9 +160,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fervid-bench-") as temporary:
         folder = Path(temporary)
         (folder / "in").mkdir()
-        paths = build_workload(args.videos, 2000 if args.quick else args.frames, folder / "in")
+        videos = args.videos
+        if args.height:
+            (folder / "scaled").mkdir()
+            videos = scale_clips(args.videos, args.height, folder / "scaled")
+        paths = build_workload(videos, 2000 if args.quick else args.frames, folder / "in")
         model = model_or_untrained(args.model, folder)
-        print(f"{len(paths)} videos, {psutil.cpu_count()} CPUs, detector {args.detector}, model {model}")
+        print(f"{len(paths)} videos, {args.height or 'native'} height, {psutil.cpu_count()} CPUs, detector {args.detector}, model {model}")
         floor = measure("decode only", lambda: decode_only(paths))
         config = AnalyzeConfig(model_path=model, detector=args.detector)
         loop = measure("single-process loop", lambda: plain_loop(paths, model, args.detector, "litert-int8"))
