@@ -6,7 +6,8 @@ A run folder holds everything, so ``--resume`` can pick a run up where it stoppe
     RUN_DIR/history.{csv,json,png}  loss and accuracy per epoch, train and val (the paper's "epoch history")
     RUN_DIR/checkpoints/last.keras  model + optimizer after the latest epoch (what --resume loads)
     RUN_DIR/checkpoints/best.weights.h5  weights of the best epoch on validation accuracy
-    RUN_DIR/state.json           epochs done, best epoch and its val accuracy
+    RUN_DIR/state.json           epochs done, best epoch and its val accuracy, and each resume (after which epoch,
+                                 when): the history plot marks them, so a card can show one cycle, not restarts
     RUN_DIR/model.keras          the final artifact (best epoch), written when the run completes
 
 Runs under any Keras 3 backend: TensorFlow here, JAX on the GPU machine (which has no TensorFlow).
@@ -174,7 +175,7 @@ def init_weights_from(model, artifact: str | os.PathLike) -> int:
     return copied
 
 
-def _write_history_png(history: list[dict], path: Path) -> None:
+def _write_history_png(history: list[dict], path: Path, resumes: list[dict] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -185,6 +186,9 @@ def _write_history_png(history: list[dict], path: Path) -> None:
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, [row[metric] for row in history], marker="o", label="train")
         ax.plot(epochs, [row[f"val_{metric}"] for row in history], marker="o", label="val")
+        for number, resume in enumerate(resumes):
+            ax.axvline(resume["after_epoch"] + 0.5, color="grey", linestyle=":",
+                       label="resumed (--resume)" if number == 0 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -195,19 +199,23 @@ def _write_history_png(history: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def _write_json(path: Path, data) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=2))
     os.replace(partial, path)
 
 
-def write_history(root: Path, history: list[dict]) -> None:
-    """history.json, history.csv and history.png (loss and accuracy per epoch, train and val)."""
+def write_history(root: Path, history: list[dict], resumes: list[dict] = ()) -> None:
+    """history.json, history.csv and history.png (loss and accuracy per epoch, train and val; resumes marked)."""
     _write_json(root / "history.json", history)
     columns = list(history[0])
     lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in history]
     (root / "history.csv").write_text("\n".join(lines) + "\n")
-    _write_history_png(history, root / "history.png")
+    _write_history_png(history, root / "history.png", resumes)
 
 
 class RunFolder:
@@ -229,7 +237,7 @@ class RunFolder:
     def record_epoch(self, model, row: dict, state: dict, history: list[dict]) -> None:
         """Write everything about a finished epoch; state.json last, so it never points past the files."""
         history.append(row)
-        write_history(self.root, history)
+        write_history(self.root, history, state.get("resumes", []))
         if row["val_accuracy"] > state.get("best_val_accuracy", -1.0):
             model.save_weights(self.best)
             state.update(best_epoch=row["epoch"], best_val_accuracy=row["val_accuracy"])
@@ -271,6 +279,9 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
     if resume and run.last.exists():
         model = keras.saving.load_model(run.last, safe_mode=True)
         log(f"resuming {run.root} after epoch {state.get('epochs_done', 0)}")
+        if state.get("epochs_done", 0) < config.epochs:  # resuming a finished run only rewrites its artifact
+            state.setdefault("resumes", []).append({"after_epoch": state.get("epochs_done", 0), "at": _now()})
+            _write_json(run.state, state)
     else:
         model = build_model(network)
         if init_from:
@@ -311,7 +322,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
                 "val_images": len(splits.val), "epochs": state["epochs_done"], "best_epoch": state["best_epoch"],
                 "val_accuracy": round(state["best_val_accuracy"], 4), "config": asdict(config),
                 "backend": keras.backend.backend(), "keras": keras.__version__, "fervid": __version__,
-                "init_from": init_from, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "resumes": state.get("resumes", []), "init_from": init_from, "trained_at": _now()}
     path = save_artifact(model, run.artifact, ArtifactInfo(labels=classes, network=network, training=training))
     log(f"best epoch {state['best_epoch']}: val accuracy {state['best_val_accuracy']:.4f}; artifact {path}")
     return path

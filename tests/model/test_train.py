@@ -106,6 +106,10 @@ def test_a_resumed_run_continues_the_schedule_exactly(synthetic, tmp_path, monke
         return json.loads((run / "history.json").read_text())
 
     assert [row["epoch"] for row in history(tmp_path / "cut")] == [1, 2, 3]
+    state = json.loads((tmp_path / "cut" / "state.json").read_text())
+    assert [resume["after_epoch"] for resume in state["resumes"]] == [1]  # marked in history.png and the artifact
+    assert load_artifact(tmp_path / "cut" / "model.keras")[1].training["resumes"] == state["resumes"]
+    assert "resumes" not in json.loads((tmp_path / "whole" / "state.json").read_text())
     rates = [row["learning_rate"] for row in history(tmp_path / "cut")]
     assert rates == pytest.approx([row["learning_rate"] for row in history(tmp_path / "whole")], rel=1e-6)
     assert rates[-1] == pytest.approx(0.0, abs=1e-9)  # the cosine cycle ran to its end once
