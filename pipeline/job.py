@@ -146,14 +146,15 @@ def connect(address: str | None) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False  # fervid prints its own progress line
 
 
-def _classifier_pool(configured: int | None) -> tuple[int, float]:
-    """(actors, GPUs per actor): one actor per GPU, else one per 4 CPUs; TensorFlow threads inside each."""
+def _classifier_pool(configured: int | None) -> tuple[int, float, int]:
+    """(actors, GPUs per actor, LiteRT threads per actor): one actor per GPU, else one per 4 CPUs, each with its
+    share of the CPUs as threads."""
     import ray
 
     resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
-    actors = configured or (gpus if gpus else max(1, int(resources.get("CPU", 1)) // 4))
-    return actors, 1.0 if gpus else 0.0
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    actors = configured or (gpus if gpus else max(1, cpus // 4))
+    return actors, 1.0 if gpus else 0.0, max(1, cpus // actors)
 
 
 def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: AnalyzeConfig = AnalyzeConfig(),
@@ -208,13 +209,12 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     plan = ray.remote(num_cpus=1)(plan_video)
     tasks = [task for tasks in ray.get([plan.remote(path, config.frames_per_range) for path in todo]) for task in tasks]
     expected = sum(task["frames_declared"] for task in tasks if task["range_index"] == 0)
-    actors, gpus = _classifier_pool(config.classifier_actors)
+    actors, gpus, threads = _classifier_pool(config.classifier_actors)
     engine = resolve_engine(config.engine, gpu=gpus > 0)
     output.engine = engine
     # The model files travel to the actors by reference (see EmotionActor); the int8 twin is made here, once, so
     # CPU actors never import TensorFlow. LiteRT threads: the actors share the cores with the detect tasks.
     twin = ray.put(ensure_tflite(model).read_bytes()) if engine == "litert-int8" else None
-    cpus_per_actor = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
     dataset = (
         # One block per range, so each range is its own task and one long video spreads over many cores.
         ray.data.from_items(tasks, override_num_blocks=len(tasks))
@@ -225,7 +225,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
                      fn_constructor_kwargs=dict(model_bytes=ray.put(model.read_bytes()), tflite_bytes=twin,
                                                 batch_size=config.batch_size, model_name=model.name,
                                                 mirror=config.mirror, engine=engine, gpu=gpus > 0,
-                                                num_threads=cpus_per_actor),
+                                                num_threads=threads),
                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))
     )
     collector, frames = Collector(config.smooth_s), 0
