@@ -147,9 +147,11 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
             report = evaluate_videos(labels_csv, config, smooth_s=smooth_s, progress=show)
         text = format_video_report(report)
     else:
+        from fervid.console import filtered_stderr
         from fervid.model.evaluate import evaluate as run_evaluation, format_report
 
-        report = run_evaluation(data, model_path, mirror=mirror, usage=usage, engine=engine)
+        with filtered_stderr():
+            report = run_evaluation(data, model_path, mirror=mirror, usage=usage, engine=engine)
         text = format_report(report)
     if png:
         from fervid.model.evaluate import plot_confusion

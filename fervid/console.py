@@ -1,11 +1,13 @@
-"""What a terminal shows during ``fervid analyze``: fervid's progress and summary, not the engines' own chatter.
+"""What a terminal shows during ``fervid analyze`` and ``evaluate``: fervid's progress and results, not the engines'
+own chatter.
 
 Ray's C++ core writes some log lines straight to file descriptor 2, where no Python logging setting reaches them.
 One of them comes with every run: Ray Data always puts an actor pool's constructor arguments in the object store,
 and Ray then warns that restartable actors hold such arguments (ray-project/ray#53727). It says nothing a user can
-act on. ``filtered_stderr`` runs a command with descriptor 2 going through a filter that drops the lines in
-``NOISE`` and passes every other line on, so real errors still show; fervid's own lines go to the returned stream,
-which writes to the terminal directly.
+act on; nor does LiteRT's note that it made an XNNPACK delegate, printed by every interpreter. ``filtered_stderr``
+runs a command with descriptor 2 going through a filter that drops the lines in ``NOISE`` and passes every other
+line on, so real errors still show; fervid's own lines go to the returned stream, which writes to the terminal
+directly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TextIO
 # Substrings of lines that are known, harmless and not actionable.
 NOISE = (
     "has constructor arguments in the object store and max_restarts > 0",
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",  # LiteRT, once per interpreter
 )
 
 

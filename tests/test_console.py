@@ -1,4 +1,4 @@
-"""A default `fervid analyze` shows progress and its summary, not the engines' chatter."""
+"""A default `fervid analyze` shows progress and its summary, `fervid evaluate` its report: not the engines' chatter."""
 
 import os
 import subprocess
@@ -35,3 +35,18 @@ def test_a_default_analyze_prints_only_progress_and_the_summary(videos, tmp_path
     assert run.stdout.startswith("1 videos ok, 0 failed; 72 frames")
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert lines and all(line.startswith("videos ") for line in lines), run.stderr
+
+
+def test_evaluate_prints_its_report_and_nothing_else(tmp_path):
+    """LiteRT announces its XNNPACK delegate on stderr from the CLI's own process; evaluate filters it out."""
+    import json
+
+    from fervid.model.data import write_synthetic_faces
+
+    faces = write_synthetic_faces(tmp_path / "faces", per_class=8)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fervid"), "evaluate", "--data",
+                          str(faces / "val"), "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["n"] > 0
+    assert run.stderr == ""
