@@ -72,6 +72,9 @@ class AnalyzeConfig:
         return tuple(self.margins) if self.margins is not None else FRAMING[self.detector]
 
 
+ETA_AFTER_S = 5.0  # the time left is estimated once the results span this long (see Progress)
+
+
 @dataclass(frozen=True)
 class Progress:
     videos_done: int
@@ -79,6 +82,9 @@ class Progress:
     frames: int  # decoded in this run
     seconds: float
     frames_expected: int = 0  # what the containers of this run's videos declare (an estimate; 0: unknown)
+    # (seconds, frames) when the first video came back. The time left comes from the rate since then: before it the
+    # clock runs through Ray's start and the first classifier batch (8 s here), which would inflate the estimate.
+    first_result: tuple[float, int] | None = None
 
     @property
     def frames_per_s(self) -> float:
@@ -87,9 +93,11 @@ class Progress:
     def line(self) -> str:
         text = f"videos {self.videos_done}/{self.videos_total}, {self.frames} frames, {self.frames_per_s:.1f} frames/s"
         left = self.frames_expected - self.frames
-        if self.frames_per_s > 0 and left > 0 and self.videos_done < self.videos_total:
-            minutes, seconds = divmod(round(left / self.frames_per_s), 60)
-            text += f", about {minutes}:{seconds:02d} left"
+        if self.first_result and left > 0 and self.videos_done < self.videos_total:
+            seconds, frames = self.seconds - self.first_result[0], self.frames - self.first_result[1]
+            if seconds >= ETA_AFTER_S and frames > 0:
+                minutes, seconds = divmod(round(left * seconds / frames), 60)
+                text += f", about {minutes}:{seconds:02d} left"
         return text
 
 
@@ -228,14 +236,16 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
                                                 num_threads=threads),
                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))
     )
-    collector, frames = Collector(config.smooth_s), 0
+    collector, frames, first_result = Collector(config.smooth_s), 0, None
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         for video in collector.add(batch):
             output.save(video)
             done += 1
             frames += video.row["frames_total"]
             if progress:
-                progress(Progress(done, total, frames, time.perf_counter() - started, expected))
+                seconds = time.perf_counter() - started
+                first_result = first_result or (seconds, frames)
+                progress(Progress(done, total, frames, seconds, expected, first_result))
     if collector.pending:  # every range yields a summary row, so this is a bug, not a bad input
         raise RuntimeError(f"ranges missing at the end of the job for {sorted(collector.pending)}")
     return frames

@@ -21,9 +21,12 @@ def test_the_filter_drops_known_noise_and_passes_everything_else(capfd):
     assert "real trouble" in err and "videos 1/1" in err and NOISE[0] not in err
 
 
-def test_progress_says_how_long_is_left():
-    assert Progress(1, 4, 100, 10.0, 400).line() == "videos 1/4, 100 frames, 10.0 frames/s, about 0:30 left"
-    assert Progress(4, 4, 400, 40.0, 400).line() == "videos 4/4, 400 frames, 10.0 frames/s"
+def test_progress_says_how_long_is_left_from_the_rate_since_the_first_result():
+    # 8 s of start-up, then 100 frames/s: 1,000 frames left take 10 s, not the 18 s the overall rate says.
+    assert Progress(2, 9, 1000, 18.0, 2000, (8.0, 0)).line() == \
+        "videos 2/9, 1000 frames, 55.6 frames/s, about 0:10 left"
+    assert Progress(1, 9, 100, 9.0, 2000, (9.0, 100)).line() == "videos 1/9, 100 frames, 11.1 frames/s"  # too early
+    assert Progress(9, 9, 2000, 28.0, 2000, (8.0, 0)).line() == "videos 9/9, 2000 frames, 71.4 frames/s"
 
 
 def test_a_default_analyze_prints_only_progress_and_the_summary(videos, tmp_path):
