@@ -78,6 +78,36 @@ def test_a_square_crop_without_a_turn_is_the_box_shrunk_by_area(side):
     assert (warp_crop(colour, np.array([[48 / side, 0, -x0 * 48 / side], [0, 48 / side, -y0 * 48 / side]])) == crop).all()
 
 
+def _finely_sampled(frame, matrix, size=48):
+    """The crop the slow, exact way: a canvas of at most half a frame pixel per pixel, warped with pixel centres
+    placed where the corner-based matrix puts them, then averaged down by whole blocks."""
+    import cv2
+
+    scale = min(np.hypot(matrix[0, 0], matrix[1, 0]), np.hypot(matrix[0, 1], matrix[1, 1]))
+    k = max(1, int(np.ceil(2 / scale)))
+    canvas = k * np.asarray(matrix, np.float64)
+    canvas[:, 2] += canvas[:, :2] @ [0.5, 0.5] - 0.5
+    fine = cv2.warpAffine(frame, canvas, (size * k, size * k), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("angle", [0, 12, -30, 90])
+@pytest.mark.parametrize("side", [40, 150, 400, 900])
+@pytest.mark.parametrize("centre", [(960, 540), (30, 20), (1900, 1070)])  # inside, and over two corners
+def test_turned_crops_of_any_size_match_a_finely_sampled_warp(angle, side, centre):
+    """Shrinking a large face by block means before turning it keeps the crop where the matrix puts it."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    frame = cv2.resize(rng.integers(0, 256, (54, 96), np.uint8), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    (x, y), turn = centre, np.vstack([cv2.getRotationMatrix2D(centre, angle, 1.0), [0, 0, 1]])
+    to_crop = np.array([[48 / side, 0, -(x - side / 2) * 48 / side], [0, 48 / side, -(y - side / 2) * 48 / side],
+                        [0, 0, 1]])
+    matrix = (to_crop @ turn)[:2]
+    assert np.abs(warp_crop(frame, matrix).astype(int) - _finely_sampled(frame, matrix)).mean() < 2.0
+
+
 def test_beyond_the_frame_the_crop_repeats_its_border():
     crop = warp_crop(np.zeros((100, 100), np.uint8) + 90, np.array([[1.0, 0, -500], [0, 1.0, -500]]))
     assert crop.shape == (48, 48) and (crop == 90).all()
