@@ -25,7 +25,7 @@ import pandas as pd
 
 from fervid.model.labels import FER2013_LABELS
 from fervid.model.predict import make_classifier
-from fervid.pipeline.align import ALIGN_POINTS, FER2013_KEYPOINTS, aligned_crops, level_crops, match_fer2013
+from fervid.pipeline.align import FER2013_KEYPOINTS, aligned_crops, level_crops, match_fer2013
 from fervid.pipeline.detect import DETECTORS, FRAMING, clip_boxes, crop_faces, make_detector
 from fervid.pipeline.summary import ANSWER_FACES, ANSWER_METHODS, prepare, video_answers
 
@@ -34,6 +34,7 @@ from crop_margin import FACE_PX, frame_with  # noqa: E402  (the pasted-FER2013 f
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 INDEX = {name: i for i, name in enumerate(FER2013_LABELS)}
+ALIGN_POINTS = 4  # the first four of BlazeFace's six keypoints; the ear tragions are often hidden or guessed
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:

@@ -34,7 +34,6 @@ FER2013_KEYPOINTS = {
 # Recorded with every output (``--resume`` refuses to mix crops cut another way): 2 = level where the detector finds
 # eyes, finished by match_fer2013; 1 was the plain box crop.
 CROP_VERSION = 2
-ALIGN_POINTS = 4  # the first four of BlazeFace's six keypoints; the ear tragions are often hidden or guessed
 
 
 def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
