@@ -112,7 +112,8 @@ def blazeface_input(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, int]:
 def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
                      side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's (A, 16) regressors and (A,) raw scores to the kept faces: boxes (N, 4) x, y, w, h, scores (N,)
-    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the frame padded to a square), after threshold and NMS.
+    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the frame padded to a square), after
+    threshold and NMS.
 
     Every regressor is an offset from its anchor in input pixels: columns 0-3 the box centre and size, 4-15 the
     six keypoints as x, y pairs (MediaPipe's order, ``KEYPOINTS``).
