@@ -85,8 +85,8 @@ def scale_clips(videos: Path, height: int, folder: Path) -> Path:
 
     for clip in list_videos([videos]):
         capture = cv2.VideoCapture(clip, cv2.CAP_FFMPEG)
-        source_height, source_width = (int(capture.get(p)) for p in (cv2.CAP_PROP_FRAME_HEIGHT, cv2.CAP_PROP_FRAME_WIDTH))
-        size = (round(source_width * height / source_height / 2) * 2, height)
+        width, source_height = (int(capture.get(p)) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        size = (round(width * height / source_height / 2) * 2, height)
         writer = cv2.VideoWriter(str(folder / f"{Path(clip).stem}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
                                  capture.get(cv2.CAP_PROP_FPS), size)
         while (frame := capture.read())[0]:
@@ -166,7 +166,8 @@ def main() -> None:
             videos = scale_clips(args.videos, args.height, folder / "scaled")
         paths = build_workload(videos, 2000 if args.quick else args.frames, folder / "in")
         model = model_or_untrained(args.model, folder)
-        print(f"{len(paths)} videos, {args.height or 'native'} height, {psutil.cpu_count()} CPUs, detector {args.detector}, model {model}")
+        print(f"{len(paths)} videos, {args.height or 'native'} height, {psutil.cpu_count()} CPUs, "
+              f"detector {args.detector}, model {model}")
         floor = measure("decode only", lambda: decode_only(paths))
         config = AnalyzeConfig(model_path=model, detector=args.detector)
         loop = measure("single-process loop", lambda: plain_loop(paths, model, args.detector, "litert-int8"))

@@ -4,7 +4,8 @@ BlazeFace through LiteRT (the product) against the same files through ``cv2.dnn`
 Run: python benchmarks/detectors.py [VIDEO_FOLDER]   (default ../shared/data/videos)
 Every frame of every clip, one process, frames decoded before timing, so only detection is timed; the engine
 comparison alternates the engines over ``ROUNDS`` rounds and reports medians. The two engines
-share the input (``blazeface_input``), the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the network differs.
+share the input (``blazeface_input``), the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the
+network differs.
 """
 
 from __future__ import annotations
