@@ -42,8 +42,8 @@ def evaluate(data: str | os.PathLike, model_path: str | os.PathLike | None = Non
                           f"{list(classifier.labels)}")
     predicted = classifier.predict(dataset.images).argmax(axis=1)
     report = classification_report(dataset.labels, predicted, classifier.labels)
-    report.update(params=classifier.info.network.parameters(), data=str(data), mirror=mirror, engine=classifier.engine,
-                  skipped=len(dataset.skipped), converted=dataset.converted,
+    report.update(params=classifier.info.network.parameters(), data=str(data), mirror=mirror,
+                  engine=classifier.engine, skipped=len(dataset.skipped), converted=dataset.converted,
                   model=str(model_path) if model_path else "shipped default")
     return report
 

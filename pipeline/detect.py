@@ -102,11 +102,12 @@ def blazeface_input(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     """
     import cv2
 
-    scale = size / max(frame_bgr.shape[:2])
+    side = max(frame_bgr.shape[:2])
+    scale = size / side
     # Pixel centres map as cv2.resize maps them: x_input = scale * (x_frame + 0.5) - 0.5.
     matrix = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
     square = cv2.warpAffine(frame_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), max(frame_bgr.shape[:2])
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), side
 
 
 def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,

@@ -94,9 +94,9 @@ class Progress:
         text = f"videos {self.videos_done}/{self.videos_total}, {self.frames} frames, {self.frames_per_s:.1f} frames/s"
         left = self.frames_expected - self.frames
         if self.first_result and left > 0 and self.videos_done < self.videos_total:
-            seconds, frames = self.seconds - self.first_result[0], self.frames - self.first_result[1]
-            if seconds >= ETA_AFTER_S and frames > 0:
-                minutes, seconds = divmod(round(left * seconds / frames), 60)
+            elapsed, frames = self.seconds - self.first_result[0], self.frames - self.first_result[1]
+            if elapsed >= ETA_AFTER_S and frames > 0:
+                minutes, seconds = divmod(round(left * elapsed / frames), 60)
                 text += f", about {minutes}:{seconds:02d} left"
         return text
 
