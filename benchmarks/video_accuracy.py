@@ -28,6 +28,7 @@ from fervid.model.predict import make_classifier
 from fervid.pipeline.align import FER2013_KEYPOINTS, aligned_crops, level_crops, match_fer2013
 from fervid.pipeline.detect import DETECTORS, FRAMING, clip_boxes, crop_faces, make_detector
 from fervid.pipeline.summary import ANSWER_FACES, ANSWER_METHODS, prepare, video_answers
+from fervid.pipeline.video import open_capture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_margin import FACE_PX, frame_with  # noqa: E402  (the pasted-FER2013 frames, shared with that script)
@@ -38,9 +39,10 @@ ALIGN_POINTS = 4  # the first four of BlazeFace's six keypoints; the ear tragion
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
+    """Every frame and its time, opened as the product opens videos and photos (FFmpeg)."""
     import cv2
 
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    capture = open_capture(str(path))
     frames, times = [], []
     while True:
         ok, image = capture.read()
@@ -187,8 +189,8 @@ def main() -> None:
         frames, times = decode(DATA / "labelled-video" / row.file)
         items.append(("clips", row.file, row.label, frames, times))
     for row in photos.itertuples():
-        # Read as the product reads them, through FFmpeg: its JPEG decoder differs from cv2.imread's by about 0.75
-        # grey levels a pixel, enough to flip a few borderline photos.
+        # Not cv2.imread: its JPEG decoder differs from FFmpeg's by about 0.75 grey levels a pixel, enough to flip a
+        # few borderline photos away from the product's answers.
         frames, times = decode(DATA / "labelled-faces" / row.file)
         items.append(("photos", row.file, row.label, frames, times))
     rng = np.random.default_rng(1)
