@@ -136,6 +136,8 @@ def answer_scores(rows: pd.DataFrame, keys: list[str], method: str = DEFAULT_ANS
 
 
 def _dominant(scores: pd.DataFrame) -> pd.Series:
+    if scores.empty:  # idxmax of no rows would lose the index, and joins on it would fail
+        return pd.Series(index=scores.index, dtype=object, name="dominant")
     # idxmax takes the first of equal scores, i.e. the earlier label in the model's order: deterministic.
     return scores.idxmax(axis=1).rename("dominant")
 

@@ -213,3 +213,9 @@ def test_the_evidence_needed_is_a_setting():
     assert video_answers(rows, LONG_VIDEO, evidence=Evidence(min_seconds=2))["v"] is None
     with pytest.raises(FervidError, match="--min-seen"):
         Evidence(min_seconds=-1)
+
+
+def test_a_run_without_faces_summarizes_to_empty_tables(tmp_path):
+    tables = write_summary(prepare(HAPPY_SECOND.iloc[:0], window_s=0), tmp_path / "s.csv")
+    assert [len(table) for table in tables.values()] == [0, 0, 0]
+    assert {"dominant", "no_answer", *SHARE_COLUMNS} <= set(tables["tracks"].columns)
