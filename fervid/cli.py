@@ -126,13 +126,15 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
 @click.option("--fps", "sample_fps", type=float, help="With --videos: analyse this many frames per second.")
 @click.option("--smooth", "smooth_s", type=float, default=0.5, show_default=True,
               help="With --videos: smoothing window over each face track before the answer, seconds (as summarize).")
+@click.option("--min-seen", "min_seen_s", type=float, default=0.5, show_default=True,
+              help="With --videos: seconds a face must be seen (or half the clip) for an answer (as summarize).")
 @click.option("--address", default=None, help="With --videos: Ray cluster address (default: a local Ray).")
 @engine_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix to this PNG.")
 @friendly_errors
-def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, smooth_s, address, engine, as_json,
-             png):
+def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, smooth_s, min_seen_s, address, engine,
+             as_json, png):
     """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces (--data) or of
     fervid's per-video answer on labelled videos (--videos)."""
     if (data is None) == (labels_csv is None):
@@ -140,11 +142,13 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
     if labels_csv:
         from fervid.pipeline.evaluate import evaluate_videos, format_video_report
         from fervid.pipeline.job import AnalyzeConfig
+        from fervid.pipeline.summary import Evidence
 
         config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, mirror=mirror,
                                address=address, engine=engine)
         with progress_on_terminal() as show:
-            report = evaluate_videos(labels_csv, config, smooth_s=smooth_s, progress=show)
+            report = evaluate_videos(labels_csv, config, smooth_s=smooth_s, evidence=Evidence(min_seconds=min_seen_s),
+                                     progress=show)
         text = format_video_report(report)
     else:
         from fervid.console import filtered_stderr
@@ -199,6 +203,10 @@ smooth_option = click.option("--smooth", "smooth_s", type=float, default=0.5, sh
                              help="Centred moving-average window over each face track, seconds; 0: raw.")
 max_gap_option = click.option("--max-gap", "max_gap_s", type=float, default=0.5, show_default=True,
                               help="A face missed for up to this many seconds keeps its track id.")
+# How much face an answer needs (fervid.pipeline.summary.Evidence), shared by summarize and evaluate --videos.
+min_seen_option = click.option("--min-seen", "min_seen_s", type=float, default=0.5, show_default=True,
+                               help="A face track gets an answer only when seen this many seconds, or in half "
+                                    "its video (a photo); a video only through such tracks.")
 
 
 def _prepared(timelines, smooth_s, max_gap_s):
@@ -216,14 +224,17 @@ def _prepared(timelines, smooth_s, max_gap_s):
               help="Per-track table (.csv or .parquet); OUT-stem.segments.* and OUT-stem.videos.* go beside it.")
 @smooth_option
 @max_gap_option
+@min_seen_option
 @friendly_errors
-def summarize(timelines, out, smooth_s, max_gap_s):
-    """Per face track and per video: seconds seen, dominant emotion, share of time per emotion, emotion segments."""
-    from fervid.pipeline.summary import summary_paths, write_summary
+def summarize(timelines, out, smooth_s, max_gap_s, min_seen_s):
+    """Per face track and per video: seconds seen, dominant emotion (none for a face seen too briefly: no_answer
+    says why), share of time per emotion, emotion segments."""
+    from fervid.pipeline.summary import Evidence, summary_paths, write_summary
     from fervid.pipeline.tables import read_videos
 
     summary_paths(out)  # a bad --out name fails before the work
-    tables = write_summary(_prepared(timelines, smooth_s, max_gap_s), out, read_videos(timelines))
+    evidence = Evidence(min_seconds=min_seen_s)  # a bad value fails before the work too
+    tables = write_summary(_prepared(timelines, smooth_s, max_gap_s), out, read_videos(timelines), evidence)
     for (name, path), table in zip(summary_paths(out).items(), tables.values()):
         click.echo(f"{name}: {len(table)} rows -> {path}")
 

@@ -4,8 +4,9 @@ The CSV has a ``file`` column (a video or a photo, relative to the CSV) and a ``
 labels). Every readable file goes through the real analysis (``analyze``: detector, crop, classifier, tracks,
 smoothing) and the product's per-video answer (``summary.video_answers``, the ``dominant`` of ``fervid
 summarize``), which is scored against the label. A row that cannot be scored (an unknown label, a missing file, a
-video that fails, a clip without a face) is reported in ``clips`` with the reason and never stops the others; a
-clip without a face, or one that fails to decode, counts as a wrong answer, since the user gets no answer.
+video that fails) is reported in ``clips`` with the reason and never stops the others. A clip without an answer (no
+face found, or too little of one: ``summary.Evidence``) or one that fails to decode counts as a wrong answer,
+since the user gets no answer; the report counts them as ``unanswered``.
 
     report = evaluate_videos("labels.csv", AnalyzeConfig(detector="haar"), smooth_s=0.5)
 """
@@ -25,10 +26,10 @@ from fervid.model.evaluate import classification_report, per_class_lines
 
 from .job import AnalyzeConfig, analyze
 from .schema import EMOTION_COLUMNS, STATUSES_WITH_ROWS
-from .summary import DEFAULT_ANSWER, DEFAULT_ANSWER_FACES, prepare, video_answers
+from .summary import DEFAULT_ANSWER, DEFAULT_ANSWER_FACES, Evidence, prepare, video_verdicts
 from .tables import read_timelines, read_videos
 
-NO_ANSWER = "(none)"  # the answer of a clip in which no face was found
+NO_ANSWER = "(none)"  # the answer of a clip without one: no face found, or too little evidence
 
 
 def read_labels(labels_csv: str | os.PathLike) -> pd.DataFrame:
@@ -65,12 +66,12 @@ def _problem(row) -> str | None:
 
 def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = AnalyzeConfig(), *,
                     smooth_s: float = 0.5, method: str = DEFAULT_ANSWER, faces: str = DEFAULT_ANSWER_FACES,
-                    progress=None) -> dict:
+                    evidence: Evidence = Evidence(), progress=None) -> dict:
     """Accuracy, per-class figures and confusion matrix of the per-video answer, and one row per clip."""
     table = read_labels(labels_csv)
     problems = [_problem(row) for row in table.itertuples()]  # a list: pandas would turn None into NaN
     usable = table[[problem is None for problem in problems]]
-    answers, videos = pd.Series(dtype=object), pd.DataFrame()
+    verdicts, videos = pd.DataFrame(columns=["dominant", "no_answer"]), pd.DataFrame()
     if len(usable):
         with tempfile.TemporaryDirectory(prefix="fervid-evaluate-") as folder:
             out = Path(folder) / "timelines.parquet"
@@ -79,8 +80,7 @@ def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = Analy
             videos = read_videos(out).set_index("video_path")
             timelines = read_timelines(out)
             if len(timelines):
-                by_id = video_answers(prepare(timelines, smooth_s), videos.reset_index(), method, faces)
-                answers = videos["video_id"].map(by_id)
+                verdicts = video_verdicts(prepare(timelines, smooth_s), videos.reset_index(), method, faces, evidence)
     clips = []
     for row, problem in zip(table.itertuples(), problems):
         clip = dict(file=row.file, label=row.label, answer=None, faces=0, frames=0, status=None, note=problem)
@@ -88,15 +88,15 @@ def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = Analy
             video = videos.loc[row.path]
             clip.update(status=video["status"], faces=int(video["faces"]), frames=int(video["frames_total"]),
                         note=video["error"] if isinstance(video["error"], str) else None)
-            answer = answers.get(row.path)
-            clip["answer"] = answer if isinstance(answer, str) else NO_ANSWER
+            verdict = verdicts.loc[video["video_id"]] if video["video_id"] in verdicts.index else None
+            clip["answer"] = verdict["dominant"] if verdict is not None and verdict["dominant"] else NO_ANSWER
             if video["status"] in STATUSES_WITH_ROWS and clip["answer"] == NO_ANSWER:
-                clip["note"] = "no face found"
+                clip["note"] = verdict["no_answer"] if verdict is not None else "no face found"
         clips.append(clip)
-    return _report(clips, config, smooth_s, method, faces, labels_csv)
+    return _report(clips, config, smooth_s, method, faces, evidence, labels_csv)
 
 
-def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: str, faces: str,
+def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: str, faces: str, evidence: Evidence,
             labels_csv) -> dict:
     scored = [clip for clip in clips if clip["answer"] is not None]
     answered = [clip for clip in scored if clip["answer"] != NO_ANSWER]
@@ -109,13 +109,13 @@ def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: s
                   unanswered=len(scored) - len(answered), not_scored=len(clips) - len(scored),
                   data=str(labels_csv), model=config.model_path or "shipped default", detector=config.detector,
                   sample_fps=config.sample_fps, mirror=config.mirror, smooth_s=smooth_s, answer=method,
-                  answer_faces=faces, clips=clips)
+                  answer_faces=faces, min_seen_s=evidence.min_seconds, clips=clips)
     return report
 
 
 def format_video_report(report: dict) -> str:
     lines = [f"accuracy {report['accuracy']:.4f}: {report['right']} of {report['n']} clips right "
-             f"({report['unanswered']} without a face, {report['not_scored']} not scored); detector "
+             f"({report['unanswered']} unanswered, {report['not_scored']} not scored); detector "
              f"{report['detector']}, answer {report['answer']} over {report['answer_faces']} faces, "
              f"smooth {report['smooth_s']} s",
              f"{'file':<40}{'label':>10}{'answer':>10}{'faces':>7}{'frames':>8}  note"]

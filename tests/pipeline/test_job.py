@@ -16,6 +16,8 @@ from fervid.errors import FervidError
 from fervid.pipeline.job import AnalyzeConfig, analyze
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
+from fervid.pipeline.summary import prepare, video_verdicts
+from fervid.pipeline.tables import read_timelines, read_videos
 
 SAMPLE_FPS = 10.0
 FRAMES = {"face_then_no_face.mov": 169, "man_single_face.mp4": 72, "no_face_title_card.mp4": 95,
@@ -81,6 +83,15 @@ def test_faces_where_there_are_faces_and_not_elsewhere(run):
     assert table.frames_with_faces["no_face_title_card.mp4"] <= 2  # FINDINGS: 2 false alarms in 95 frames
     late = timeline[timeline["clip"] == "face_then_no_face.mov"].timestamp_s
     assert len(late) > 10 and late.max() < 3.6  # the face is there for about 3 s, then a title card
+
+
+def test_every_clip_with_a_person_gets_an_answer_and_the_title_card_none(run):
+    _, out, _, table = run
+    verdicts = video_verdicts(prepare(read_timelines(out)), read_videos(out))
+    answers = table.video_id.map(verdicts["dominant"])
+    people = [clip for clip in FRAMES if clip != "no_face_title_card.mp4"]
+    assert answers[people].isin(EMOTION_COLUMNS).all(), verdicts
+    assert pd.isna(answers["no_face_title_card.mp4"])  # no face, or too little of one
 
 
 def test_faces_are_numbered_left_to_right_inside_the_frame(run):

@@ -6,8 +6,8 @@ import pytest
 
 from fervid.errors import FervidError
 from fervid.pipeline.schema import EMOTION_COLUMNS
-from fervid.pipeline.summary import (SHARE_COLUMNS, emotion_segments, prepare, summary_paths, track_summary,
-                                     video_answers, video_summary, write_summary)
+from fervid.pipeline.summary import (SHARE_COLUMNS, Evidence, emotion_segments, prepare, summary_paths,
+                                     track_summary, video_answers, video_summary, video_verdicts, write_summary)
 
 
 def face(emotions, track_id=0, video_id="v", step_s=0.1, start_s=0.0):
@@ -170,3 +170,52 @@ def test_the_video_summary_reports_the_answer_of_video_answers():
 def test_unknown_answer_rules_are_refused(kwargs, message):
     with pytest.raises(FervidError, match=message):
         video_answers(prepare(NARROW, window_s=0), **kwargs)
+
+
+# Answers need evidence (summary.Evidence): 0.5 s seen, or half the video.
+HAPPY_SECOND = face(["happy"] * 10)  # 1 s at 0.1 s a row
+BLIP = face(["sad"] * 2, track_id=1, start_s=0.5)  # 0.2 s: a false detection or a face passing
+LONG_VIDEO = pd.DataFrame({"video_id": ["v"], "duration_s": [10.0], "frames_analyzed": [100]})
+
+
+def test_a_face_seen_briefly_gets_no_answer_and_the_reason():
+    tracks = track_summary(prepare(pd.concat([HAPPY_SECOND, BLIP]), window_s=0), LONG_VIDEO).set_index("track_id")
+    assert tracks.loc[0, "dominant"] == "happy" and tracks.loc[0, "no_answer"] is None
+    assert tracks.loc[1, "dominant"] is None
+    assert tracks.loc[1, "no_answer"] == "seen 0.20 s (2.0% of the video); an answer needs 0.5 s or 50%"
+
+
+def test_a_video_answers_only_through_faces_with_evidence():
+    video = video_summary(prepare(pd.concat([HAPPY_SECOND, BLIP]), window_s=0), LONG_VIDEO).iloc[0]
+    assert video["dominant"] == "happy" and video["no_answer"] is None and video["tracks"] == 2
+    assert video["share_happy"] == pytest.approx(1.0) and video["share_sad"] == 0  # the blip does not vote
+    assert video["face_seconds"] == pytest.approx(1.2)  # but it was seen
+
+
+def test_a_title_card_with_two_false_detections_gets_no_answer():
+    # no_face_title_card.mp4: 95 frames at 23.67 fps, two detections in a row.
+    title = face(["sad", "sad"], step_s=1 / 23.67, start_s=1.0)
+    videos = pd.DataFrame({"video_id": ["v"], "duration_s": [95 / 23.67], "frames_analyzed": [95]})
+    verdict = video_verdicts(prepare(title, window_s=0), videos).loc["v"]
+    assert verdict["dominant"] is None and verdict["no_answer"].startswith("seen 0.08 s (2.1% of the video)")
+    assert video_answers(prepare(title, window_s=0), videos)["v"] is None
+
+
+def test_a_photo_is_all_of_its_video_and_answers():
+    photo = face(["fear"])
+    videos = pd.DataFrame({"video_id": ["v"], "duration_s": [0.04], "frames_analyzed": [1]})
+    assert video_answers(prepare(photo, window_s=0), videos)["v"] == "fear"
+
+
+def test_the_evidence_needed_is_a_setting():
+    rows = prepare(pd.concat([HAPPY_SECOND, BLIP]), window_s=0)
+    assert video_summary(rows, LONG_VIDEO, evidence=Evidence(min_seconds=0))["share_sad"].iloc[0] > 0
+    assert video_answers(rows, LONG_VIDEO, evidence=Evidence(min_seconds=2))["v"] is None
+    with pytest.raises(FervidError, match="--min-seen"):
+        Evidence(min_seconds=-1)
+
+
+def test_a_run_without_faces_summarizes_to_empty_tables(tmp_path):
+    tables = write_summary(prepare(HAPPY_SECOND.iloc[:0], window_s=0), tmp_path / "s.csv")
+    assert [len(table) for table in tables.values()] == [0, 0, 0]
+    assert {"dominant", "no_answer", *SHARE_COLUMNS} <= set(tables["tracks"].columns)
