@@ -315,23 +315,25 @@ class _Page:
         images, problem = self._thumbnail_images(entry, rows, picks)
         summary = entry["summary"]
         answer = entry["answer"] or f"{NO_ANSWER} ({entry['note']})"
-        share = f" {entry['share']:.0%}" if entry["answer"] else ""
+        video_share = f" {entry['share']:.0%}" if entry["answer"] else ""
         more = f"; showing the {len(shown)} longest-seen of {len(tracks)}" if len(tracks) > len(shown) else ""
         parts = [f"<section id={entry['anchor']}><h3>{_text(entry['name'])} <span class='status "
                  f"{_text(entry.get('status') or '?')}'>{_text(entry.get('status') or '?')}</span></h3>",
                  f"<p class=path>{_text(entry['video_path'])}</p>",
                  f"<p>{len(rows):,} faces, {_plural(int(summary['tracks']), 'track')}{more}. Answer: "
-                 f"<b>{_text(answer)}</b>{share}. Each timeline spans the video, 0 to {end_s:.1f} s.</p>"]
+                 f"<b>{_text(answer)}</b>{video_share}. Each timeline spans the video, 0 to {end_s:.1f} s.</p>"]
         if problem:
             parts.append(f"<p class=warn>Thumbnails not shown: {_text(problem)}</p>")
         for track in shown.itertuples():
             track_rows = rows[rows[TRACK_COLUMN] == track.track_id]
             segments = run.segments.iloc[run.segment_positions.get((entry["video_id"], track.track_id), [])]
             track_answer, reason = answer_of(track._asdict())
-            label = (f"{track_answer} {getattr(track, f'share_{track_answer}'):.0%}" if track_answer
-                     else f"{NO_ANSWER} ({reason})")
+            share = float(getattr(track, f"share_{track_answer}")) if track_answer else None
+            label = f"{track_answer} {share:.0%}" if track_answer else f"{NO_ANSWER} ({reason})"
             thumbs = "".join(images.get((track.track_id, t), "") for t in picks.get(track.track_id, []))
-            parts.append(f"<div class=track><div class=label>track {track.track_id}<br>{track.seconds:.1f} s seen<br>"
+            parts.append(f"<div class=track data-track={track.track_id} data-seconds={track.seconds:.6g} "
+                         f"data-answer='{_text(track_answer or NO_ANSWER)}' data-share={_number(share)}>"
+                         f"<div class=label>track {track.track_id}<br>{track.seconds:.1f} s seen<br>"
                          f"<b>{_text(label)}</b></div>{_timeline_svg(track_rows, segments, end_s)}"
                          f"<div class=thumbs>{thumbs}</div></div>")
         return "".join(parts) + "</section>"
@@ -451,12 +453,13 @@ def _timeline_svg(track_rows: pd.DataFrame, segments: pd.DataFrame, end_s: float
         parts.append(f"<rect x={left} width={max(1, round(segment.end_s / end_s * width) - left)} height={ribbon} "
                      f"fill='{EMOTION_HEX[segment.emotion]}'><title>{_text(segment.emotion)} "
                      f"{segment.start_s:.1f}-{segment.end_s:.1f} s</title></rect>")
+    runs = np.split(np.arange(len(x)), np.flatnonzero(starts)[1:])
     for column, name in enumerate(EMOTION_COLUMNS):
-        if len(x) == 1:
-            points = f"M{x[0] - 2} {y[0, column]}h4"
-        else:
-            points = "".join(f"{'M' if start else 'L'}{px} {py}" for start, px, py in zip(starts, x, y[:, column]))
-        parts.append(f"<path d='{points}' stroke='{EMOTION_HEX[name]}' />")
+        # Moves relative to the last point ("l" and its implicit repeats): a third shorter than absolute points.
+        path = "".join(f"M{x[run[0]]} {y[run[0], column]}l" + " ".join(
+            f"{dx} {dy}" for dx, dy in zip(np.diff(x[run]), np.diff(y[run, column]))) if len(run) > 1 else
+            f"M{x[run[0]] - 2} {y[run[0], column]}h4" for run in runs)
+        parts.append(f"<path d='{path.replace(' -', '-')}' stroke='{EMOTION_HEX[name]}' />")
     return "".join(parts) + "</svg>"
 
 
@@ -498,11 +501,15 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
+def _number(value) -> str:
+    """A value for a data attribute: 6 significant digits, or -1 when there is none (sorts first)."""
+    return "-1" if value is None or pd.isna(value) else f"{float(value):.6g}"
+
+
 def _number_cell(value, pattern: str) -> str:
     """A table cell showing ``value`` rounded, with the unrounded value to sort by (and for tests to read)."""
-    if value is None or pd.isna(value):
-        return "<td data-sort=-1></td>"
-    return f"<td data-sort={float(value):.6g}>{pattern.format(value)}</td>"
+    shown = "" if value is None or pd.isna(value) else pattern.format(value)
+    return f"<td data-sort={_number(value)}>{shown}</td>"
 
 
 def _text(value) -> str:
