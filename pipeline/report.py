@@ -281,7 +281,7 @@ class _Page:
 
     def _table(self) -> str:
         head = "".join(f"<th>{name}</th>" for name in ("video", "status", "duration s", "frames", "faces", "tracks",
-                                                        "face s", "answer", "share", "note"))
+                                                        "face seconds", "answer", "share", "note"))
         rows = []
         for entry in self.run.entries:
             summary = entry["summary"]
