@@ -145,9 +145,13 @@ class _Run:
         metadata = pq.read_schema(path).metadata or {}
         prepared = prepare(timelines, config.smooth_s, TrackConfig(max_gap_s=config.max_gap_s))
         prepared = prepared.sort_values(["video_id", TRACK_COLUMN, "timestamp_s"], kind="stable", ignore_index=True)
-        per_video = video_summary(prepared, videos).set_index("video_id")
-        run = cls(path=path, prepared=prepared, videos=videos, tracks=track_summary(prepared, videos),
-                  per_video=per_video, segments=emotion_segments(prepared, videos),
+        if prepared.empty:  # every video failed or showed no face: summary's groupby-joins need a row
+            tracks = segments = per_video = pd.DataFrame(columns=["video_id", TRACK_COLUMN])
+        else:
+            tracks, segments = track_summary(prepared, videos), emotion_segments(prepared, videos)
+            per_video = video_summary(prepared, videos)
+        run = cls(path=path, prepared=prepared, videos=videos, tracks=tracks, per_video=per_video.set_index("video_id"),
+                  segments=segments,
                   settings=json.loads(metadata.get(SETTINGS_KEY, b"{}")),
                   engine=metadata.get(ENGINE_KEY, b"").decode() or None, entries=[])
         run.positions = prepared.groupby("video_id", sort=False).indices
@@ -205,12 +209,12 @@ class _Page:
         with_faces = [entry for entry in self.run.entries if entry["summary"] is not None]
         detailed = with_faces[:self.config.detail_videos]
         if len(with_faces) > len(detailed):
-            self.not_shown.append(f"timelines for {len(with_faces) - len(detailed)} of {len(with_faces)} videos with "
-                                  f"faces: the page keeps the first {len(detailed)} in the table's order "
+            self.not_shown.append(f"timelines for {len(with_faces) - len(detailed):,} of {len(with_faces):,} videos with "
+                                  f"faces: the page keeps the first {len(detailed):,} in the table's order "
                                   "(detail_videos, --detail-videos)")
         if len(detailed) > self.config.thumbnail_videos:
-            self.not_shown.append(f"face thumbnails for {len(detailed) - self.config.thumbnail_videos} of "
-                                  f"{len(detailed)} videos: only the first {self.config.thumbnail_videos} get them "
+            self.not_shown.append(f"face thumbnails for {len(detailed) - self.config.thumbnail_videos:,} of "
+                                  f"{len(detailed):,} videos: only the first {self.config.thumbnail_videos:,} get them "
                                   "(thumbnail_videos, --thumbnail-videos)")
         sections = [self._section(entry, thumbnails=number < self.config.thumbnail_videos)
                     for number, entry in enumerate(detailed)]

@@ -222,6 +222,13 @@ def test_an_answer_missing_without_a_reason_column_still_reads_no_answer():
     assert report_module.answer_of(pd.Series({"dominant": "happy", "no_answer": None})) == ("happy", None)
 
 
+def test_a_run_where_every_video_failed_still_gets_its_page(tmp_path):
+    videos = [videos_row("a", "error", "/nowhere/a.mp4: empty file (0 bytes)"), videos_row("b", "error", "boom")]
+    text = write_report(write_run(tmp_path, face_rows("x", []), videos), tmp_path / "r.html").out.read_text()
+    assert "Failed and partial files (2)" in text and "/nowhere/a.mp4: empty file (0 bytes)" in text
+    assert bars(text, "Videos by their answer")["failed"] == 2 and len(Page(text).sections) == 0
+
+
 def test_without_a_videos_table_the_page_says_what_it_cannot_know(run, tmp_path):
     videos_path(run).unlink()
     text = write_report(run, tmp_path / "r.html").out.read_text()
