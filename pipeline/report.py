@@ -209,8 +209,8 @@ class _Page:
         with_faces = [entry for entry in self.run.entries if entry["summary"] is not None]
         detailed = with_faces[:self.config.detail_videos]
         if len(with_faces) > len(detailed):
-            self.not_shown.append(f"timelines for {len(with_faces) - len(detailed):,} of {len(with_faces):,} videos with "
-                                  f"faces: the page keeps the first {len(detailed):,} in the table's order "
+            self.not_shown.append(f"timelines for {len(with_faces) - len(detailed):,} of {len(with_faces):,} videos "
+                                  f"with faces: the page keeps the first {len(detailed):,} in the table's order "
                                   "(detail_videos, --detail-videos)")
         if len(detailed) > self.config.thumbnail_videos:
             self.not_shown.append(f"face thumbnails for {len(detailed) - self.config.thumbnail_videos:,} of "
@@ -294,7 +294,8 @@ class _Page:
             answer = entry["answer"] or (NO_ANSWER if entry["group"] == NO_ANSWER else "")
             colour = EMOTION_HEX.get(entry["answer"] or "", "transparent")
             status = entry.get("status") or "?"
-            cells = [f"<td data-sort='{_text(entry['name'])}'><a href='#{entry['anchor']}'>{_text(entry['name'])}</a></td>",
+            name = _text(entry["name"])
+            cells = [f"<td data-sort='{name}'><a href='#{entry['anchor']}'>{name}</a></td>",
                      f"<td><span class='status {_text(status)}'>{_text(status)}</span></td>",
                      _number_cell(entry.get("duration_s"), "{:.1f}"), _number_cell(entry.get("frames_total"), "{:,}"),
                      _number_cell(entry.get("faces", len(self.run.positions.get(entry["video_id"], []))), "{:,}"),
