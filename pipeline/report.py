@@ -13,11 +13,11 @@ Every number comes from ``fervid.pipeline.summary`` with ``fervid summarize``'s 
 summary tables agree. It is one file that opens offline: no script, style sheet or font from elsewhere, charts
 as inline SVG, images as data URIs.
 
-Scale: the table costs about 0.5 KB a video and a track's timeline about 3 KB, so the page keeps every video in
-the table and a section for the first ``detail_videos`` (2,000 by default: about 10 MB). Thumbnails are the
-costly part (a seek, a decode and a detection per frame, and 10-15 KB of images per track), so only the first
-``thumbnail_videos`` sections get them; the page says what it left out and why, as it does for a video it could
-not find or decode.
+Scale (measured on 1,001 videos, ``benchmarks/report.py``): the table costs about 0.4 KB a video and a track's
+timeline about 2.7 KB, so the page keeps every video in the table and a section for the first ``detail_videos``
+(2,000 by default: about 8 MB). Thumbnails are the costly part (a seek, a decode and a detection per frame, and
+about 7 KB of images each), so only the first ``thumbnail_videos`` sections get them; the page says what it left
+out and why, as it does for a video it could not find or decode.
 """
 
 from __future__ import annotations
