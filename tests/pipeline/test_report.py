@@ -126,11 +126,15 @@ def write_run(folder: Path, rows: pd.DataFrame, videos: list[dict] | None, setti
 
 @pytest.fixture
 def run(tmp_path) -> Path:
-    """Four videos: two faces (happy, then sad; angry), one face, one failed file, one without faces."""
+    """Five videos: two faces (happy, then sad; angry), one face, a damaged file read up to the damage, a failed
+    file, and one without faces."""
     rows = pd.concat([face_rows("two", ["happy"] * 12 + ["sad"] * 8),
                       face_rows("two", ["angry"] * 6, track_id=1),
-                      face_rows("one", ["surprise"] * 5 + ["fear"] * 2)], ignore_index=True)
+                      face_rows("one", ["surprise"] * 5 + ["fear"] * 2),
+                      face_rows("damaged", ["neutral"] * 4)], ignore_index=True)
     videos = [videos_row("two", faces=26), videos_row("one", frames=7, faces=7),
+              videos_row("damaged", "partial", "/nowhere/damaged.mp4: truncated or damaged: frames stop at 0.4 s",
+                         frames=4, faces=4),
               videos_row("broken", "error", "/nowhere/broken.mp4: OpenCV/FFmpeg cannot open it as a video"),
               videos_row("empty", frames=30)]
     return write_run(tmp_path, rows, videos)
@@ -147,8 +151,9 @@ def test_every_video_is_in_the_table_and_the_numbers_are_summarizes(run, tmp_pat
     assert result.exit_code == 0, result.output
     page = Page((tmp_path / "r.html").read_text())
     table = page.table()
-    assert sorted(table.index) == ["broken.mp4", "empty.mp4", "one.mp4", "two.mp4"]
-    assert list(table.index)[0] == "broken.mp4"  # failed files first
+    assert sorted(table.index) == ["broken.mp4", "damaged.mp4", "empty.mp4", "one.mp4", "two.mp4"]
+    assert list(table.index)[:2] == ["broken.mp4", "damaged.mp4"]  # failed, then partial files first
+    assert table.loc["damaged.mp4", "note"].endswith("frames stop at 0.4 s")
     assert table.loc["broken.mp4", "note"].startswith("/nowhere/broken.mp4: OpenCV/FFmpeg cannot open")
     assert table.loc["empty.mp4", "note"] == "no faces found"
 
@@ -161,9 +166,9 @@ def test_every_video_is_in_the_table_and_the_numbers_are_summarizes(run, tmp_pat
         assert row["share_sort"] == pytest.approx(getattr(video, f"share_{video.dominant}"), abs=1e-4)
 
     # Sections for the videos with faces, one div per track, each with summarize's per-track numbers.
-    assert set(page.sections) == set(table.loc[["one.mp4", "two.mp4"], "anchor"])
+    assert set(page.sections) == set(table.loc[["damaged.mp4", "one.mp4", "two.mp4"], "anchor"])
     tracks = {(anchor, int(div["data-track"])): div for anchor, divs in page.sections.items() for div in divs}
-    assert len(tracks) == len(summary["tracks"]) == 3
+    assert len(tracks) == len(summary["tracks"]) == 4
     for track in summary["tracks"].itertuples():
         div = tracks[(table.loc[Path(track.video_path).name, "anchor"], track.track_id)]
         assert float(div["data-seconds"]) == pytest.approx(track.seconds, abs=1e-4)
@@ -183,12 +188,13 @@ def test_the_page_loads_nothing_from_elsewhere(run, tmp_path):
 
 def test_the_collection_and_the_header_count_every_video(run, tmp_path):
     text = write_report(run, tmp_path / "r.html").out.read_text()
-    assert "4 videos: <b>3 ok</b>, 0 partial (damaged), <b>1 failed</b>" in text  # a video without faces is ok
-    assert "57 frames; 33 faces" in text  # frames of the videos with rows (20 + 7 + 30); timeline rows
+    assert "5 videos: <b>3 ok</b>, 1 partial (damaged), <b>1 failed</b>" in text  # a video without faces is ok
+    assert "61 frames; 37 faces" in text  # frames of the videos with rows (20 + 7 + 4 + 30); timeline rows
+    assert "Failed and partial files (2)" in text
     assert bars(text, "Videos by their answer") == dict.fromkeys(EMOTION_COLUMNS, 0) | {
-        "happy": 1, "surprise": 1, "no answer": 0, "no faces": 1, "failed": 1}
+        "happy": 1, "surprise": 1, "neutral": 1, "no answer": 0, "no faces": 1, "failed": 1}
     assert bars(text, "Face-frames") == dict.fromkeys(EMOTION_COLUMNS, 0) | {
-        "happy": 12, "sad": 8, "angry": 6, "surprise": 5, "fear": 2}
+        "happy": 12, "sad": 8, "angry": 6, "surprise": 5, "fear": 2, "neutral": 4}
     assert "fingerprint 0123456789abcdef" in text and "blazeface-full" in text
     # The videos' sources are not there: the page says so instead of leaving the thumbnails out silently.
     assert "Not shown on this page" in text and "/nowhere/two.mp4 is not there" in text
@@ -213,7 +219,7 @@ def test_a_video_without_an_answer_is_shown_and_counted_as_such(run, tmp_path, m
     assert "no answer (only 7 frames with a face)" in text
     # Counted as its own group, and the other videos keep theirs.
     assert bars(text, "Videos by their answer") == dict.fromkeys(EMOTION_COLUMNS, 0) | {
-        "happy": 1, "no answer": 1, "no faces": 1, "failed": 1}
+        "happy": 1, "neutral": 1, "no answer": 1, "no faces": 1, "failed": 1}
 
 
 def test_an_answer_missing_without_a_reason_column_still_reads_no_answer():
@@ -233,7 +239,7 @@ def test_without_a_videos_table_the_page_says_what_it_cannot_know(run, tmp_path)
     videos_path(run).unlink()
     text = write_report(run, tmp_path / "r.html").out.read_text()
     assert "no videos table beside it" in text
-    assert sorted(Page(text).table()["video"]) == ["one.mp4", "two.mp4"]
+    assert sorted(Page(text).table()["video"]) == ["damaged.mp4", "one.mp4", "two.mp4"]
 
 
 @pytest.mark.parametrize("content, message", [
@@ -286,8 +292,8 @@ def test_an_interrupted_write_leaves_the_old_page_whole(run, tmp_path, monkeypat
 def test_detail_and_thumbnails_stop_at_their_limits_and_say_so(run, tmp_path):
     result = write_report(run, tmp_path / "r.html", ReportConfig(detail_videos=1, thumbnail_videos=0))
     page = Page(result.out.read_text())
-    assert result.detailed == 1 and len(page.sections) == 1 and len(page.table()) == 4
-    assert any("timelines for 1 of 2 videos" in line for line in result.not_shown)
+    assert result.detailed == 1 and len(page.sections) == 1 and len(page.table()) == 5
+    assert any("timelines for 2 of 3 videos" in line for line in result.not_shown)
 
 
 def test_thumbnails_are_the_crops_the_model_saw(videos, tmp_path):
