@@ -1,4 +1,4 @@
-"""Reruns the bad-input matrix of issue #6 and prints the table of the README's "Reliability" section.
+"""Reruns the bad-input matrix of issue #6 and prints the table of docs/reliability.md.
 
 Run: python benchmarks/reliability.py [--model PATH.keras]     (about 1-2 minutes on 2 cores)
 

@@ -271,5 +271,29 @@ def annotate(video, timelines, out, smooth_s, max_gap_s):
     click.echo(f"{result.frames} frames ({result.frames_with_boxes} with faces) -> {result.out}")
 
 
+@main.command()
+@click.argument("timelines", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML page to write (one file).")
+@click.option("--videos-dir", default=None, type=click.Path(file_okay=False),
+              help="Where the videos are now, when they moved since the analysis (matched by name and content).")
+@click.option("--thumbnail-videos", type=int, default=100, show_default=True,
+              help="Videos whose faces are shown as thumbnails (each is a decode and a detection).")
+@click.option("--detail-videos", type=int, default=2000, show_default=True,
+              help="Videos with a section of per-track timelines; every video stays in the table.")
+@smooth_option
+@max_gap_option
+@friendly_errors
+def report(timelines, out, videos_dir, thumbnail_videos, detail_videos, smooth_s, max_gap_s):
+    """One self-contained HTML page of a run: status, the collection, and per video its tracks and faces."""
+    from fervid.console import filtered_stderr
+    from fervid.pipeline.report import ReportConfig, write_report
+
+    config = ReportConfig(smooth_s=smooth_s, max_gap_s=max_gap_s, videos_dir=videos_dir,
+                          thumbnail_videos=thumbnail_videos, detail_videos=detail_videos)
+    with filtered_stderr():  # LiteRT's note for the detector that finds the thumbnails' faces again
+        result = write_report(timelines, out, config)
+    click.echo(result.line())
+
+
 if __name__ == "__main__":
     main()

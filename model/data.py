@@ -2,7 +2,7 @@
 
 Everything here is numpy + OpenCV, never TensorFlow, so training also runs on a machine that only has JAX.
 
-Policy for bad files (documented in the README):
+Policy for bad files (documented in docs/training.md, "Bad training inputs"):
 - an image OpenCV cannot decode is skipped and counted; the caller reports the count and the first names;
 - a malformed CSV row stops loading with the line number, because a broken row means a broken file;
 - images that are not 48x48 grayscale are converted (to gray, then resized) and counted.

@@ -6,7 +6,7 @@ tilted head stays tilted). ``level_crops``, what fervid uses with BlazeFace, kee
 crop about the box centre until the two eyes BlazeFace found are level. ``aligned_crops`` goes further and maps
 the keypoints (eyes, nose tip, mouth) onto where they sit in FER2013's own faces (``FER2013_KEYPOINTS``) with the
 least-squares similarity (rotation, one scale, shift); it was measured and not chosen
-(README, "Accuracy on real video"): it helped the photos and cost FER2013 crops up to 2.4 points.
+(docs/accuracy.md, "Accuracy on real video"): it helped the photos and cost FER2013 crops up to 2.4 points.
 
 Downscaling a 300-pixel face to 48 with a plain affine warp aliases (it samples, it does not average), so the
 face is first shrunk by block means to 4-8 times the crop's size, turned there and then shrunk with ``INTER_AREA``,

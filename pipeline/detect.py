@@ -4,7 +4,7 @@ Three detectors, chosen by name (``DETECTORS``):
 
 - ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by LiteRT (``ai-edge-litert``, XNNPACK;
   2-3x faster than ``cv2.dnn``, FINDINGS.md "Inference engines on this CPU"). The default: on the sample clips it
-  finds faces in more frames than Haar, as few false alarms, many times faster (README, "Face detector").
+  finds faces in more frames than Haar, as few false alarms, many times faster (docs/accuracy.md, "Face detector").
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 

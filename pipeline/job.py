@@ -29,7 +29,7 @@ class AnalyzeConfig:
     # auto: the model's int8 twin on LiteRT in CPU actors (3x TensorFlow's speed, same answer for 99.8% of faces),
     # TensorFlow in GPU actors; or force "tensorflow" / "litert-int8" (fervid.model.predict).
     engine: str = "auto"
-    detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (README, "Face detector")
+    detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (docs/accuracy.md, "Face detector")
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
     batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
     mirror: bool = False  # average each face with its mirror image: +0.3 points on FER2013 val, half the speed

@@ -16,7 +16,7 @@ def run(*args):
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("train", "evaluate"):
+    for command in ("train", "evaluate", "analyze", "summarize", "plot", "annotate", "report"):
         assert command in result.output
 
 

@@ -1,8 +1,8 @@
 """The bad-input matrix of issue #6: builds every case as a real file in one folder, beside good clips, so one
 ``fervid analyze`` run covers them all (a Ray run costs 10-30 s here; one per case would cost minutes).
 
-Shared by ``tests/reliability`` (assertions) and ``benchmarks/reliability.py`` (the README table), so the two
-can never describe different inputs. Only OpenCV and the standard library are used: this machine has no
+Shared by ``tests/reliability`` (assertions) and ``benchmarks/reliability.py`` (the table in docs/reliability.md), so
+the two can never describe different inputs. Only OpenCV and the standard library are used: this machine has no
 ``ffmpeg`` binary, so every file is written with ``cv2.VideoWriter``, ``wave`` or by patching bytes.
 """
 

@@ -45,7 +45,7 @@ def test_ray_started_and_listening(matrix_run):
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="Ray 2.60's GCS, raylet and workers bind every interface ('::') and "
                    "ray.init offers no loopback-only option (_node_ip_address='127.0.0.1' is rewritten to the "
-                   "node IP); token authentication is the guard. See README, Reliability > Security.")
+                   "node IP); token authentication is the guard. See docs/reliability.md, Security.")
 def test_nothing_listens_beyond_localhost(matrix_run):
     exposed = [(name, ip, port) for name, ip, port in ray_listeners() if not ipaddress.ip_address(ip).is_loopback]
     assert not exposed, f"listening beyond loopback: {exposed}"
