@@ -1,8 +1,9 @@
 """Measure the face detectors: on the sample clips (share of frames with a face, false alarms, ms per frame), on
-close faces made from the dev material (faces found, ms per frame, right answers), and BlazeFace through LiteRT
+close faces made from the dev material (faces found, ms per frame, right answers), which face sizes each finds,
+and BlazeFace through LiteRT
 (the product) against the same files through ``cv2.dnn`` (how fervid ran them before).
 
-Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines]
+Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines] [--fills 0.8,0.6]
      (about 10 minutes on 2 idle cores; the close-face material is made on the first run)
 
 Every detector of ``DETECTORS``, and the default as it was before it had a second look at frames without a face
@@ -40,11 +41,19 @@ from fervid.pipeline.sources import list_videos
 from fervid.pipeline.summary import prepare, video_answers
 from fervid.pipeline.video import open_capture
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from video_accuracy import decode  # noqa: E402  (frames and times, opened as the product opens them)
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 ROUNDS = 3
 CUT_MARGINS = (0.0, 0.10, 0.25)  # around the face box, a share of its width and height on every side
 BEFORE = "blazeface-full, one look"  # the default as it was: no second look at frames without a face
 SMOOTH_S = 0.5  # as fervid evaluate --videos
+# The framings table: face box height / the frame's shorter side; frames landscape (16:9), square (a face-cropped
+# dataset) and portrait (a phone held upright); every 4th dev photo, so Haar's rows take a minute, not four.
+FACE_SHARES = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+FRAME_SIZES = ((640, 360), (360, 360), (360, 640))
+FRAMING_PHOTOS_EVERY = 4
 
 
 class Cv2DnnBlazeFace:
@@ -65,18 +74,6 @@ class Cv2DnnBlazeFace:
         return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side, corner)
 
 
-def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    """Every frame and its time, opened as the product opens videos and photos (FFmpeg)."""
-    capture = open_capture(str(path))
-    frames, times = [], []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return frames, times
-        frames.append(image)
-        times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000)
-
-
 def run(detector, clips: dict[str, list]) -> tuple[list[list], float]:
     """Each clip's detections (boxes, scores, keypoints) frame by frame, and ms per frame over all clips."""
     detector.detect(next(iter(clips.values()))[0])  # the first call allocates: not timed
@@ -92,13 +89,19 @@ def share_with_faces(found: list) -> float:
     return sum(len(boxes) > 0 for boxes, _, _ in found) / len(found)
 
 
-def detectors() -> dict:
-    """Every detector by name, after the default as it was before its second look."""
-    return {BEFORE: BlazeFaceDetector("blazeface-full", second_look=False)} | {n: make_detector(n) for n in DETECTORS}
+def detectors(fills: tuple[float, ...] = ()) -> dict:
+    """Every detector by name, after the default as it was before its second look; then the default with its second
+    look at each of ``fills`` (``BlazeFaceSpec.second_look_fill``), to compare."""
+    found = {BEFORE: BlazeFaceDetector("blazeface-full", second_look=False)} | {n: make_detector(n) for n in DETECTORS}
+    for fill in fills:
+        found[f"blazeface-full, second look at fill {fill}"] = detector = BlazeFaceDetector("blazeface-full")
+        detector.second_look_fill = fill
+    return found
 
 
 def framing(name: str):
-    return FRAMING["blazeface-full" if name == BEFORE else name]
+    """The FRAMING of a row of ``detectors``: its detector's."""
+    return FRAMING[name.split(",")[0]]
 
 
 # --- close faces: the dev material cut to the face box ----------------------------------------------------------
@@ -192,14 +195,14 @@ def answers(name: str, items: list, found: list[list], classifier) -> pd.Series:
     return video_answers(prepare(timeline, SMOOTH_S))
 
 
-def close_faces(sets: dict[str, list], classifier) -> None:
+def close_faces(sets: dict[str, list], classifier, fills: tuple[float, ...]) -> None:
     """Faces found (photos: share of photos with a face; clips: share of frames), right answers, ms per frame."""
     print("\nClose faces. found: share of photos (clips: of frames) with a face; right: answers right (no face = "
           "wrong); ms/frame over every set")
     print("| detector | " + " | ".join(f"{name} found / right" for name in sets) + " | ms/frame | x before |")
     print("| --- |" + " --- |" * (len(sets) + 2))
     speeds = {}
-    for name, detector in detectors().items():
+    for name, detector in detectors(fills).items():
         found, speeds[name] = run(detector, {set_name: [f for item in items for f in item[2]]
                                              for set_name, items in sets.items()})
         cells = []
@@ -211,12 +214,41 @@ def close_faces(sets: dict[str, list], classifier) -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {speeds[name]:.2f} | {speeds[name] / speeds[BEFORE]:.2f}x |")
 
 
-def sample_clips(clips: dict[str, list]) -> None:
+def placed(photo: np.ndarray, box: np.ndarray, face_share: float, size: tuple[int, int]) -> np.ndarray:
+    """A frame of ``size`` (width, height) with the photo scaled so that the face box is ``face_share`` of the
+    frame's shorter side, the box centred, the photo's edges repeated beyond it."""
+    width, height = size
+    scale = face_share * min(size) / box[3]
+    centre = box[:2] + box[2:] / 2
+    matrix = np.array([[scale, 0, width / 2 - scale * centre[0]], [0, scale, height / 2 - scale * centre[1]]])
+    return cv2.warpAffine(photo, matrix, size, flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def framings(photos: list, fills: tuple[float, ...]) -> None:
+    """Which face sizes each detector finds: dev photos placed in landscape, square and portrait frames, the face box
+    at each share of the frame's shorter side (1.0: the face fills the frame's height, or its width)."""
+    photos = photos[::FRAMING_PHOTOS_EVERY]
+    reference = BlazeFaceDetector("blazeface-full", second_look=False)
+    boxes = [best_box(reference.detect(frames[0])) for _, _, frames, _ in photos]
+    print(f"\nFramings covered: share of {len(photos)} dev photos (every {FRAMING_PHOTOS_EVERY}th) with a face found, "
+          "the face box placed at this share of the frame's shorter side")
+    print("| detector | frame | " + " | ".join(f"{share:.2f}" for share in FACE_SHARES) + " |")
+    print("| --- | --- |" + " --- |" * len(FACE_SHARES))
+    for width, height in FRAME_SIZES:
+        frames = {share: [placed(p[2][0], box, share, (width, height)) for p, box in zip(photos, boxes)]
+                  for share in FACE_SHARES}
+        for name, detector in detectors(fills).items():
+            found, _ = run(detector, frames)
+            print(f"| {name} | {width}x{height} | " + " | ".join(f"{share_with_faces(f):.2f}" for f in found) + " |")
+
+
+def sample_clips(clips: dict[str, list], fills: tuple[float, ...]) -> None:
     print("Sample clips: share of frames with a face (no_face_title_card: false alarms)")
     print("| detector | " + " | ".join(clips) + " | ms/frame | x before |")
     print("| --- |" + " --- |" * (len(clips) + 2))
     speeds = {}
-    for name, detector in detectors().items():
+    for name, detector in detectors(fills).items():
         found, speeds[name] = run(detector, clips)
         print(f"| {name} | " + " | ".join(f"{share_with_faces(f):.3f}" for f in found)
               + f" | {speeds[name]:.2f} | {speeds[name] / speeds[BEFORE]:.2f}x |")
@@ -243,17 +275,20 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=DATA / "videos", help="the sample clips")
     parser.add_argument("--cache", type=Path, default=None, help="close-face material (made once)")
     parser.add_argument("--skip-engines", action="store_true", help="leave out cv2.dnn against LiteRT")
+    parser.add_argument("--fills", default="", help="comma-separated second-look fills to compare, e.g. 0.8,0.6")
     args = parser.parse_args()
+    fills = tuple(float(fill) for fill in args.fills.split(",") if fill)
     cache = args.cache or cache_dir() / "close-faces-v1"
 
     clips = {Path(path).name: decode(Path(path))[0] for path in list_videos([args.videos])}
-    sample_clips(clips)
+    sample_clips(clips, fills)
     make_close_faces(cache)
     sets = {"photos": load_set(DATA / "labelled-faces")}
     sets |= {f"photos cut {round(100 * m)}%": load_set(cache / f"photos-cut-{round(100 * m):02d}") for m in CUT_MARGINS}
     sets["clips"] = load_set(DATA / "labelled-video")
     sets |= {f"clips cut {round(100 * m)}%": load_set(cache / f"clips-cut-{round(100 * m):02d}") for m in CUT_MARGINS}
-    close_faces(sets, make_classifier(None, "litert-int8"))
+    close_faces(sets, make_classifier(None, "litert-int8"), fills)
+    framings(sets["photos"], fills)
     if not args.skip_engines:
         engines(clips)
 

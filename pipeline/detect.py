@@ -5,9 +5,9 @@ Three detectors, chosen by name (``DETECTORS``):
 - ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by LiteRT (``ai-edge-litert``, XNNPACK;
   2-3x faster than ``cv2.dnn``, FINDINGS.md "Inference engines on this CPU"). The default: on the sample clips it
   finds faces in more frames than Haar, as few false alarms, many times faster (README, "Face detector"). On its
-  own it misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where it finds no face it
-  looks again at the frame zoomed out (``BlazeFaceSpec.second_look_fill``): faces from a tenth of the frame's
-  height to the whole frame.
+  own it misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where it finds no face, or
+  one too close, it looks again at the frame zoomed out (``BlazeFaceSpec.second_look_fill``): faces from a tenth
+  of the frame's height to the whole frame.
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 
@@ -42,12 +42,17 @@ class BlazeFaceSpec:
     input_size: int
     strides: tuple[int, ...]  # one feature map per stride
     anchors_per_cell: tuple[int, ...]  # the same length as strides
-    # Where the first look finds no face, a second look with the frame centred in a black square of its longer side
-    # / this share (None: no second look). Full-range BlazeFace misses most faces that fill its input (65 of 280 dev
-    # photos cut to the face box) and finds them when they fill 70% of it (280 of 280), with no false alarm more on
-    # the title card; a larger share found fewer (0.8: 276), a smaller one raised false alarms (0.6: 6 title-card
-    # frames against 2). Measured by benchmarks/detectors.py (README, "Face detector").
+    # Where the first look finds no face, or a face too close for it (box side > ``too_close`` x the frame's longer
+    # side), a second look with the frame centred in a black square of its longer side / ``second_look_fill`` (None:
+    # no second look); its faces are kept if it finds any. Full-range BlazeFace misses most faces that fill its input
+    # (it finds 61 of 280 dev photos cut to the face box) and boxes those it finds about 5% too large (dev photos cut
+    # to the box + 10%); zoomed out so that they fill 70% of the input or less, it finds all 280, with no false
+    # alarm more on the title card: fill 0.8 found 276, 0.6 raised the title card's false alarms from 2 frames to 6.
+    # Faces up to 3/4 of the frame (dev photos cut to the box + 25%) it boxes as on the second look (median sides
+    # within 0.4%), so ``too_close`` leaves them, and every far face, to the first look; 0.7 to 0.8 gave answers
+    # within a photo and a clip of each other. Measured by benchmarks/detectors.py and README, "Face detector".
     second_look_fill: float | None = None
+    too_close: float = 0.75
 
 
 BLAZEFACE = {
@@ -190,12 +195,15 @@ class BlazeFaceDetector:
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels.
 
-        The second look runs only where the first finds nothing, so every frame in which the first look finds a face
-        keeps exactly its faces, and a frame costs two looks only when it has no face or one too close for the first.
+        The second look runs only where the first finds no face or one too close (``BlazeFaceSpec``), so a frame
+        whose faces are not close keeps exactly the faces of the first look, and costs one look.
         """
         found = self.look(frame_bgr, 1.0)
-        if not len(found[0]) and self.second_look_fill:
-            found = self.look(frame_bgr, self.second_look_fill)
+        boxes, side = found[0], max(frame_bgr.shape[:2])
+        if self.second_look_fill and (not len(boxes) or boxes[:, 2:].max() > self.spec.too_close * side):
+            again = self.look(frame_bgr, self.second_look_fill)
+            if len(again[0]):
+                return again
         return found
 
     def look(self, frame_bgr: np.ndarray, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

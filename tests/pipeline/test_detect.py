@@ -108,6 +108,18 @@ def test_a_face_that_fills_the_frame_is_found_by_the_default(labelled_faces, pho
     assert len(faces.boxes) == 1 and faces.crops.shape == (1, 48, 48)
 
 
+def test_a_face_too_close_for_the_first_look_is_boxed_by_the_second(labelled_faces):
+    """Cut to the box + 10%, the face is more than 3/4 of the frame: the first look finds it but boxes it too large,
+    so the default keeps the second look's box."""
+    close = face_box_cut(cv2.imread(str(labelled_faces / "AF01HAS.JPG")), 0.1)
+    detector = make_detector(DEFAULT_DETECTOR)
+    first, second = detector.look(close, 1.0), detector.look(close, BLAZEFACE[DEFAULT_DETECTOR].second_look_fill)
+    assert first[0][:, 2:].max() > BLAZEFACE[DEFAULT_DETECTOR].too_close * max(close.shape[:2])
+    for given, expected in zip(detector.detect(close), second):
+        np.testing.assert_array_equal(given, expected)
+    assert second[0][0, 2] < first[0][0, 2]
+
+
 def test_a_close_sample_clip_frame_yields_one_face(videos):
     boxes, _ = make_detector(DEFAULT_DETECTOR)(face_box_cut(first_frame(videos / "man_single_face.mp4"), 0.1))
     assert len(boxes) == 1
