@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from fervid.cli import main
 from fervid.errors import FervidError
-from fervid.pipeline.job import AnalyzeConfig, analyze
+from fervid.pipeline.job import AnalyzeConfig, AnalyzeSummary, analyze
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
 
@@ -81,6 +81,25 @@ def test_faces_where_there_are_faces_and_not_elsewhere(run):
     assert table.frames_with_faces["no_face_title_card.mp4"] <= 2  # FINDINGS: 2 false alarms in 95 frames
     late = timeline[timeline["clip"] == "face_then_no_face.mov"].timestamp_s
     assert len(late) > 10 and late.max() < 3.6  # the face is there for about 3 s, then a title card
+
+
+def test_the_summary_line_names_the_videos_where_most_frames_had_no_face(run):
+    summary, _, _, table = run
+    faceless = table.index[2 * table.frames_with_faces < table.frames_analyzed]
+    assert sorted(faceless) == ["face_then_no_face.mov", "no_face_title_card.mp4"]
+    assert sorted(path.rsplit("/", 1)[1] for path in summary.videos_mostly_faceless) == sorted(faceless)
+    assert "faces; 2 videos with no face in most analysed frames (" in summary.line()
+
+
+@pytest.mark.parametrize("faceless, expected", [
+    ((), "1 videos ok, 0 failed; 10 frames, 4 faces; 2.0 s, 5.0 frames/s -> o.parquet"),
+    (("/v/a.mp4", "s3://b/c.mov"), "2 videos with no face in most analysed frames (a.mp4, c.mov); 2.0 s"),
+    (("a", "b", "c", "d", "e"), "5 videos with no face in most analysed frames (a, b, c and 2 more); 2.0 s"),
+])
+def test_the_summary_line_counts_faceless_videos_and_names_a_few(faceless, expected):
+    summary = AnalyzeSummary(out="o.parquet", videos_out="o.videos.parquet", videos_ok=1, videos_failed=0, frames=10,
+                             faces=4, seconds=2.0, frames_this_run=10, videos_mostly_faceless=faceless)
+    assert expected in summary.line()
 
 
 def test_faces_are_numbered_left_to_right_inside_the_frame(run):
