@@ -1,16 +1,15 @@
 """Measure the face detectors: on the sample clips (share of frames with a face, false alarms, ms per frame), on
 close faces made from the dev material (faces found, ms per frame, right answers), which face sizes each finds,
-and BlazeFace through LiteRT
-(the product) against the same files through ``cv2.dnn`` (how fervid ran them before).
+and BlazeFace through LiteRT (the product) against the same files through ``cv2.dnn`` (how fervid ran them before).
 
 Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines] [--fills 0.8,0.6]
      (about 10 minutes on 2 idle cores; the close-face material is made on the first run)
 
-Every detector of ``DETECTORS``, and the default as it was before it had a second look at frames without a face
-(``blazeface-full, one look``), side by side in one process; frames are decoded before timing, so only detection is
-timed. The engine comparison alternates the engines over ``ROUNDS`` rounds and reports medians; the two engines
-share the input (``blazeface_input``), the decoding, the threshold and NMS (``fervid.pipeline.detect``); only the
-network differs.
+Every detector of ``DETECTORS``, and the default as it was before it had a second look at frames without a face or
+with one too close (``blazeface-full, one look``), side by side in one process; frames are decoded before timing,
+so only detection is timed. The engine comparison alternates the engines over ``ROUNDS`` rounds and reports
+medians; the two engines share the input (``blazeface_input``), the decoding, the threshold and NMS
+(``fervid.pipeline.detect``); only the network differs.
 
 Close faces (webcam close-ups, face-cropped datasets): the dev photos (``labelled-faces``, 280 KDEF portraits) and
 dev clips (``labelled-video``, 12 clips) cut to the face box of the default detector's first look (the best box of
@@ -47,7 +46,7 @@ from video_accuracy import decode  # noqa: E402  (frames and times, opened as th
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 ROUNDS = 3
 CUT_MARGINS = (0.0, 0.10, 0.25)  # around the face box, a share of its width and height on every side
-BEFORE = "blazeface-full, one look"  # the default as it was: no second look at frames without a face
+BEFORE = "blazeface-full, one look"  # the default as it was: no second look (BlazeFaceSpec.second_look_fill)
 SMOOTH_S = 0.5  # as fervid evaluate --videos
 # The framings table: face box height / the frame's shorter side; frames landscape (16:9), square (a face-cropped
 # dataset) and portrait (a phone held upright); every 4th dev photo, so Haar's rows take a minute, not four.
@@ -163,7 +162,8 @@ def make_close_faces(cache: Path) -> None:
 
 def load_set(folder: Path) -> list[tuple[str, str, list[np.ndarray], list[float]]]:
     """(file, label, frames, times) of every file of a labels.csv, decoded as the product decodes it."""
-    return [(row.file, row.label, *decode(folder / row.file)) for row in pd.read_csv(folder / "labels.csv").itertuples()]
+    rows = pd.read_csv(folder / "labels.csv").itertuples()
+    return [(row.file, row.label, *decode(folder / row.file)) for row in rows]
 
 
 class Recorded:

@@ -93,8 +93,9 @@ def face_box_cut(frame, margin):
 @pytest.mark.parametrize("photo", ["AM01SAS.JPG", "AF02ANS.JPG"])
 @pytest.mark.parametrize("margin", [0.0, 0.1])
 def test_a_face_that_fills_the_frame_is_found_by_the_default(labelled_faces, photo, margin):
-    """A dev photo cut to its face box: the first look alone misses these at 0% (as 215 of 280 such photos); the
-    second look finds the one face, its box about the whole image and its keypoints on the face."""
+    """A dev photo cut to its face box: the first look alone misses these at 0% (as 219 of the 280 dev photos in
+    benchmarks/detectors.py); the second look finds the one face, its box about the whole image, its keypoints on
+    the face."""
     close = face_box_cut(cv2.imread(str(labelled_faces / photo)), margin)
     height, width = close.shape[:2]
     if margin == 0:
