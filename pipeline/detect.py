@@ -4,12 +4,13 @@ Three detectors, chosen by name (``DETECTORS``):
 
 - ``blazeface-full``: MediaPipe's full-range BlazeFace (192x192 input) run by LiteRT (``ai-edge-litert``, XNNPACK;
   2-3x faster than ``cv2.dnn``, FINDINGS.md "Inference engines on this CPU"). The default: on the sample clips it
-  finds faces in more frames than Haar, as few false alarms, many times faster (README, "Face detector"). On its
-  own it misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where it finds no face, or
-  one too close, it looks again at the frame zoomed out (``BlazeFaceSpec.second_look_fill``): faces from a tenth
-  of the frame's height to the whole frame.
+  finds faces in more frames than Haar, as few false alarms, many times faster (README, "Face detector").
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
+
+Full-range BlazeFace on its own misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where
+it finds no face, or one too close, ``blazeface-full`` looks again at the frame zoomed out
+(``BlazeFaceSpec.second_look_fill``): it finds faces from a tenth of the frame's shorter side to the whole frame.
 
 BlazeFace also finds six keypoints per face (eyes, nose tip, mouth, ear tragions): ``detector.detect(frame)``
 returns them beside the boxes; calling the detector returns boxes and scores only.

@@ -64,25 +64,6 @@ def test_every_frame_is_counted_and_sampled_at_the_requested_rate(run):
     assert table.video_id.str.fullmatch("[0-9a-f]{16}").all() and table.video_id.is_unique
 
 
-def test_timestamps_increase_and_agree_with_the_frame_rate(run):
-    _, _, timeline, table = run
-    for clip, rows in timeline.groupby("clip"):
-        frames = rows.drop_duplicates("frame_index")
-        assert frames.frame_index.is_monotonic_increasing and frames.timestamp_s.is_monotonic_increasing
-        if clip in CONSTANT_RATE_CLIPS:
-            np.testing.assert_allclose(frames.timestamp_s, frames.frame_index / table.fps[clip], atol=1e-3)
-
-
-def test_faces_where_there_are_faces_and_not_elsewhere(run):
-    _, _, timeline, table = run
-    share = table.frames_with_faces / table.frames_analyzed
-    assert (share[list(ONE_FACE_CLIPS)] > 0.9).all()
-    assert share["stage_multi_face.mp4"] > 0.8
-    assert table.frames_with_faces["no_face_title_card.mp4"] <= 2  # FINDINGS: 2 false alarms in 95 frames
-    late = timeline[timeline["clip"] == "face_then_no_face.mov"].timestamp_s
-    assert len(late) > 10 and late.max() < 3.6  # the face is there for about 3 s, then a title card
-
-
 def test_the_summary_line_names_the_videos_where_most_frames_had_no_face(run):
     summary, _, _, table = run
     faceless = table.index[2 * table.frames_with_faces < table.frames_analyzed]
@@ -100,6 +81,25 @@ def test_the_summary_line_counts_faceless_videos_and_names_a_few(faceless, expec
     summary = AnalyzeSummary(out="o.parquet", videos_out="o.videos.parquet", videos_ok=1, videos_failed=0, frames=10,
                              faces=4, seconds=2.0, frames_this_run=10, videos_mostly_faceless=faceless)
     assert expected in summary.line()
+
+
+def test_timestamps_increase_and_agree_with_the_frame_rate(run):
+    _, _, timeline, table = run
+    for clip, rows in timeline.groupby("clip"):
+        frames = rows.drop_duplicates("frame_index")
+        assert frames.frame_index.is_monotonic_increasing and frames.timestamp_s.is_monotonic_increasing
+        if clip in CONSTANT_RATE_CLIPS:
+            np.testing.assert_allclose(frames.timestamp_s, frames.frame_index / table.fps[clip], atol=1e-3)
+
+
+def test_faces_where_there_are_faces_and_not_elsewhere(run):
+    _, _, timeline, table = run
+    share = table.frames_with_faces / table.frames_analyzed
+    assert (share[list(ONE_FACE_CLIPS)] > 0.9).all()
+    assert share["stage_multi_face.mp4"] > 0.8
+    assert table.frames_with_faces["no_face_title_card.mp4"] <= 2  # FINDINGS: 2 false alarms in 95 frames
+    late = timeline[timeline["clip"] == "face_then_no_face.mov"].timestamp_s
+    assert len(late) > 10 and late.max() < 3.6  # the face is there for about 3 s, then a title card
 
 
 def test_faces_are_numbered_left_to_right_inside_the_frame(run):
