@@ -8,6 +8,10 @@ Three detectors, chosen by name (``DETECTORS``):
 - ``blazeface-short``: the short-range model (128x128), faster still, for faces close to the camera.
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 
+Full-range BlazeFace on its own misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where
+it finds no face, or one too close, ``blazeface-full`` looks again at the frame zoomed out
+(``BlazeFaceSpec.second_look_fill``): it finds faces from a tenth of the frame's shorter side to the whole frame.
+
 BlazeFace also finds six keypoints per face (eyes, nose tip, mouth, ear tragions): ``detector.detect(frame)``
 returns them beside the boxes; calling the detector returns boxes and scores only.
 
@@ -39,13 +43,24 @@ class BlazeFaceSpec:
     input_size: int
     strides: tuple[int, ...]  # one feature map per stride
     anchors_per_cell: tuple[int, ...]  # the same length as strides
+    # Where the first look finds no face, or a face too close for it (box side > ``too_close`` x the frame's longer
+    # side), a second look with the frame centred in a black square of its longer side / ``second_look_fill`` (None:
+    # no second look); its faces are kept if it finds any. Full-range BlazeFace misses most faces that fill its input
+    # (it finds 61 of 280 dev photos cut to the face box) and boxes those it finds about 5% too large (dev photos cut
+    # to the box + 10%); zoomed out so that they fill 70% of the input or less, it finds all 280, with no false
+    # alarm more on the title card: fill 0.8 found 276, 0.6 raised the title card's false alarms from 2 frames to 6.
+    # Faces up to 3/4 of the frame (dev photos cut to the box + 25%) it boxes as on the second look (median sides
+    # within 0.4%), so ``too_close`` leaves them, and every far face, to the first look; 0.7 to 0.8 gave answers
+    # within a photo and a clip of each other. Measured by benchmarks/detectors.py and README, "Face detector".
+    second_look_fill: float | None = None
+    too_close: float = 0.75
 
 
 BLAZEFACE = {
     # 16x16 cells x 2 + 8x8 x 6 = 896 anchors.
     "blazeface-short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2)),
     # 48x48 cells x 1 = 2304 anchors.
-    "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,)),
+    "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,), second_look_fill=0.7),
 }
 # (left, top, right, bottom) margins, each a share of the box's width or height, that grow a detector's box to the
 # frame of a FER2013 face: measured per detector by benchmarks/crop_margin.py (the median box on FER2013 val
@@ -92,29 +107,35 @@ def tflite_path(file_name: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / file_name
 
 
-def blazeface_input(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, int]:
-    """The model's ``size`` x ``size`` RGB input: the frame at the top left of a black square of its longer side (so
-    faces keep their shape), scaled down; and that side, the unit BlazeFace's boxes come back in.
+def blazeface_input(frame_bgr: np.ndarray, size: int, fill: float = 1.0) -> tuple[np.ndarray, float, np.ndarray]:
+    """The model's ``size`` x ``size`` RGB input: the frame in a black square (so faces keep their shape), scaled
+    down; and where that square lies in frame pixels, the unit BlazeFace's boxes come back in: its side and its top
+    left corner (x, y).
 
-    One warp takes the frame straight into the small square, as MediaPipe's CPU image-to-tensor step does; padding
-    the full-size frame first and then resizing gave the same pixels (at most 1 grey level apart) but cost 5x as
-    much on a 1080p frame (0.57 against 0.11 ms).
+    ``fill == 1``: the frame at the top left of a square of its longer side. ``fill < 1``: the frame centred in a
+    square of its longer side / ``fill`` (the second look, ``BlazeFaceSpec.second_look_fill``), so a face that fills
+    the frame fills that share of the model's input. One warp takes the frame straight into the small square, as
+    MediaPipe's CPU image-to-tensor step does; padding the full-size frame first and then resizing gave the same
+    pixels (at most 1 grey level apart) but cost 5x as much on a 1080p frame (0.57 against 0.11 ms).
     """
     import cv2
 
-    side = max(frame_bgr.shape[:2])
+    height, width = frame_bgr.shape[:2]
+    side = max(height, width) / fill
+    corner = np.zeros(2) if fill == 1 else (np.array([width, height]) - side) / 2
     scale = size / side
-    # Pixel centres map as cv2.resize maps them: x_input = scale * (x_frame + 0.5) - 0.5.
-    matrix = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
+    # Pixel centres map as cv2.resize maps them: x_input = scale * (x_frame - corner_x + 0.5) - 0.5.
+    shift = scale * (0.5 - corner) - 0.5
+    matrix = np.array([[scale, 0, shift[0]], [0, scale, shift[1]]])
     square = cv2.warpAffine(frame_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), side
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), side, corner
 
 
 def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
-                     side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     side: float, corner=(0.0, 0.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's (A, 16) regressors and (A,) raw scores to the kept faces: boxes (N, 4) x, y, w, h, scores (N,)
-    and keypoints (N, 6, 2) x, y, all in pixels of a square of ``side`` (the frame padded to a square), after
-    threshold and NMS.
+    and keypoints (N, 6, 2) x, y, all in frame pixels (the input square's ``side`` and top left ``corner``, as
+    ``blazeface_input`` gives them), after threshold and NMS.
 
     Every regressor is an offset from its anchor in input pixels: columns 0-3 the box centre and size, 4-15 the
     six keypoints as x, y pairs (MediaPipe's order, ``KEYPOINTS``).
@@ -128,8 +149,8 @@ def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.
     raw, scores, anchors = raw_boxes[keep], scores[keep], anchors[keep]
     centre = raw[:, :2] / input_size + anchors
     size = raw[:, 2:4] / input_size
-    boxes = np.concatenate([centre - size / 2, size], axis=1) * side
-    keypoints = (raw[:, 4:16].reshape(-1, len(KEYPOINTS), 2) / input_size + anchors[:, None, :]) * side
+    boxes = np.concatenate([(centre - size / 2) * side + corner, size * side], axis=1)
+    keypoints = (raw[:, 4:16].reshape(-1, len(KEYPOINTS), 2) / input_size + anchors[:, None, :]) * side + corner
     kept = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), SCORE_THRESHOLD, NMS_THRESHOLD)
     kept = np.asarray(kept, int).reshape(-1)
     return boxes[kept].astype(np.float32), scores[kept].astype(np.float32), keypoints[kept].astype(np.float32)
@@ -137,12 +158,17 @@ def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.
 
 class BlazeFaceDetector:
     """MediaPipe's BlazeFace run by LiteRT with XNNPACK on one thread: detection runs as one task per video, and
-    the videos, not the threads, keep the cores busy."""
+    the videos, not the threads, keep the cores busy.
 
-    def __init__(self, name: str):
+    ``second_look=False`` keeps to the first look even where the model has a second one (how ``blazeface-full``
+    found faces before it had one; ``benchmarks/detectors.py`` compares both).
+    """
+
+    def __init__(self, name: str, second_look: bool = True):
         from ai_edge_litert.interpreter import Interpreter
 
         self.spec = BLAZEFACE[name]
+        self.second_look_fill = self.spec.second_look_fill if second_look else None
         path = tflite_path(self.spec.file_name)
         self.interpreter = Interpreter(model_path=str(path), num_threads=1)
         self.interpreter.allocate_tensors()
@@ -168,14 +194,28 @@ class BlazeFaceDetector:
         return boxes, scores
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels."""
-        rgb, side = blazeface_input(frame_bgr, self.spec.input_size)
+        """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels.
+
+        The second look runs only where the first finds no face or one too close (``BlazeFaceSpec``), so a frame
+        whose faces are not close keeps exactly the faces of the first look, and costs one look.
+        """
+        found = self.look(frame_bgr, 1.0)
+        boxes, side = found[0], max(frame_bgr.shape[:2])
+        if self.second_look_fill and (not len(boxes) or boxes[:, 2:].max() > self.spec.too_close * side):
+            again = self.look(frame_bgr, self.second_look_fill)
+            if len(again[0]):
+                return again
+        return found
+
+    def look(self, frame_bgr: np.ndarray, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass of the model over the frame placed as ``blazeface_input`` places it with ``fill``."""
+        rgb, side, corner = blazeface_input(frame_bgr, self.spec.input_size, fill)
         # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
         self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
         self.interpreter.invoke()
         raw_boxes = self.interpreter.get_tensor(self.boxes_index)[0]
         raw_scores = self.interpreter.get_tensor(self.scores_index)[0, :, 0]
-        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side)
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side, corner)
 
 
 class HaarDetector:

@@ -101,6 +101,9 @@ class Progress:
         return text
 
 
+FACELESS_NAMED = 3  # videos named in the summary line when most of their frames had no face; the rest are counted
+
+
 @dataclass(frozen=True)
 class AnalyzeSummary:
     out: Path | str  # a str for a URI
@@ -112,6 +115,9 @@ class AnalyzeSummary:
     seconds: float  # wall time of this run
     frames_this_run: int  # decoded by this run (less than ``frames`` after --resume)
     videos_partial: int = 0  # damaged files: rows up to where decoding stopped (the videos table says where)
+    # Videos (paths) in which the detector found no face in most analysed frames: named in the summary line, so a
+    # user who gets few rows sees which videos gave them (their frames_with_faces in the videos table says how many).
+    videos_mostly_faceless: tuple[str, ...] = ()
 
     @property
     def frames_per_s(self) -> float:
@@ -119,8 +125,14 @@ class AnalyzeSummary:
 
     def line(self) -> str:
         partial = f", {self.videos_partial} partial (damaged)" if self.videos_partial else ""
+        faceless = ""
+        if self.videos_mostly_faceless:
+            names = [path.rstrip("/").rsplit("/", 1)[-1] for path in self.videos_mostly_faceless]
+            more = f" and {len(names) - FACELESS_NAMED} more" if len(names) > FACELESS_NAMED else ""
+            faceless = (f"; {len(names)} videos with no face in most analysed frames "
+                        f"({', '.join(names[:FACELESS_NAMED])}{more})")
         return (f"{self.videos_ok} videos ok{partial}, {self.videos_failed} failed; {self.frames} frames, "
-                f"{self.faces} faces; "
+                f"{self.faces} faces{faceless}; "
                 f"{self.seconds:.1f} s, {self.frames_per_s:.1f} frames/s -> {self.out}")
 
 
@@ -197,7 +209,9 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
                           videos_partial=sum(row["status"] == STATUS_PARTIAL for row in rows),
                           videos_failed=table.num_rows - len(done), frames=sum(row["frames_total"] for row in done),
                           faces=sum(row["faces"] for row in done), seconds=time.perf_counter() - started,
-                          frames_this_run=frames)
+                          frames_this_run=frames,
+                          videos_mostly_faceless=tuple(row["video_path"] for row in done
+                                                       if 2 * row["frames_with_faces"] < row["frames_analyzed"]))
 
 
 def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, started: float,

@@ -50,6 +50,11 @@ def videos() -> Path:
 
 
 @pytest.fixture(scope="session")
+def labelled_faces() -> Path:
+    return shared_path("labelled-faces")
+
+
+@pytest.fixture(scope="session")
 def untrained_model(tmp_path_factory) -> Path:
     """A real artifact with random weights: enough for every test where accuracy does not matter."""
     import keras

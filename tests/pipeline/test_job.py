@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from fervid.cli import main
 from fervid.errors import FervidError
-from fervid.pipeline.job import AnalyzeConfig, analyze
+from fervid.pipeline.job import AnalyzeConfig, AnalyzeSummary, analyze
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
 from fervid.pipeline.summary import prepare, video_verdicts
@@ -64,6 +64,25 @@ def test_every_frame_is_counted_and_sampled_at_the_requested_rate(run):
     expected = np.ceil(table.duration_s * SAMPLE_FPS)
     assert (abs(table.frames_analyzed - expected) <= 1).all()
     assert table.video_id.str.fullmatch("[0-9a-f]{16}").all() and table.video_id.is_unique
+
+
+def test_the_summary_line_names_the_videos_where_most_frames_had_no_face(run):
+    summary, _, _, table = run
+    faceless = table.index[2 * table.frames_with_faces < table.frames_analyzed]
+    assert sorted(faceless) == ["face_then_no_face.mov", "no_face_title_card.mp4"]
+    assert sorted(path.rsplit("/", 1)[1] for path in summary.videos_mostly_faceless) == sorted(faceless)
+    assert "faces; 2 videos with no face in most analysed frames (" in summary.line()
+
+
+@pytest.mark.parametrize("faceless, expected", [
+    ((), "1 videos ok, 0 failed; 10 frames, 4 faces; 2.0 s, 5.0 frames/s -> o.parquet"),
+    (("/v/a.mp4", "s3://b/c.mov"), "2 videos with no face in most analysed frames (a.mp4, c.mov); 2.0 s"),
+    (("a", "b", "c", "d", "e"), "5 videos with no face in most analysed frames (a, b, c and 2 more); 2.0 s"),
+])
+def test_the_summary_line_counts_faceless_videos_and_names_a_few(faceless, expected):
+    summary = AnalyzeSummary(out="o.parquet", videos_out="o.videos.parquet", videos_ok=1, videos_failed=0, frames=10,
+                             faces=4, seconds=2.0, frames_this_run=10, videos_mostly_faceless=faceless)
+    assert expected in summary.line()
 
 
 def test_timestamps_increase_and_agree_with_the_frame_rate(run):
