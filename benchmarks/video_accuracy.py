@@ -10,6 +10,9 @@ Material (``../shared/data``, dev only: tune on principle, not on these):
 - FER2013 ``val`` faces upscaled and pasted into 640x360 frames (as ``crop_margin.py``): accuracy on the faces the
   detector finds, so the crop rules are also scored on the model's own kind of face.
 
+The classifier brings every crop to the model's input normalization (the shipped model equalizes), so a "FER2013
+match" rule measures that finishing on top of it.
+
 One plain process (no Ray): each frame is decoded and detected once per detector, then every crop rule cuts its
 crops from the same detections, and every answer rule reads the same probabilities.
 """
@@ -205,7 +208,8 @@ def main() -> None:
              "box, blur 0.6": lambda *a: crop_box(*a, blur=0.6),
              "box + FER2013 match": finished(crop_box),
              "square box + FER2013 match": finished(lambda *a: crop_box(*a, square=True)),
-             "box, eyes level + FER2013 match": finished(crop_level),
+             "box, eyes level (the product's crop, crop version 3)": crop_level,
+             "box, eyes level + FER2013 match (crop version 2)": finished(crop_level),
              "aligned to FER2013 keypoints + FER2013 match": finished(crop_aligned)}
     raw = float(np.mean(classifier.predict(val.images).argmax(1) == val.labels))
     matched = float(np.mean(classifier.predict(match_fer2013(val.images)).argmax(1) == val.labels))

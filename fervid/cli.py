@@ -50,6 +50,13 @@ def progress_on_terminal():
             click.echo(file=terminal)
 
 
+# Where a votes CSV's file names are (train --data/--val and evaluate --data): a folder, or an .npz of pixels.
+images_option = click.option("--images", type=click.Path(exists=True),
+                             help="With a votes CSV (file + one vote column per label, e.g. FER+): the folder its "
+                                  "file names are relative to (default: the CSV's folder), or an .npz of "
+                                  "<split>_file and <split>_images arrays (FER2013's original pixels).")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fervid")
 def main():
@@ -70,6 +77,16 @@ def main():
 @click.option("--oversample-floor", type=float, help="Minority classes drawn up to this share of the largest.")
 @click.option("--limit-per-class", type=int, help="Train on at most this many images per class (quick runs).")
 @click.option("--seed", type=int, help="Random seed for splits, order and augmentation.")
+@click.option("--input-normalization", type=click.Choice(["equalized", "raw"]),
+              help="How faces are brought in, recorded in the artifact for inference (default: equalized, as "
+                   "FER2013's image-folder copies are; fer2013.csv and original pixels get equalized too).")
+@click.option("--fer2013-label-weight", type=float,
+              help="With a votes CSV: mix each face's single label into its vote shares with this weight (0-1).")
+@click.option("--prior-correction", type=float,
+              help="Keep the class prior out of what the network learns (logit adjustment; 1 = full, 0 = off).")
+@click.option("--best-by", type=click.Choice(["val_accuracy", "val_mean_recall"]),
+              help="The val figure whose best epoch the artifact keeps.")
+@images_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option("--init-from", type=click.Path(dir_okay=False), help="Start from a trained artifact (new label sets).")
 @click.option("--workers", type=int, default=0, show_default=True,
@@ -82,7 +99,8 @@ def main():
               help="Restart the Ray Train workers from the last checkpoint this many times when one dies.")
 @friendly_errors
 def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, schedule, oversample_floor,
-          limit_per_class, seed, resume, init_from, workers, gpus_per_worker, address, storage_path, max_failures):
+          limit_per_class, seed, input_normalization, fer2013_label_weight, prior_correction, best_by, images, resume,
+          init_from, workers, gpus_per_worker, address, storage_path, max_failures):
     """Train the paper's CNN on a labelled face set and write an artifact to OUT/model.keras."""
     from dataclasses import replace
 
@@ -90,7 +108,10 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
 
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                        optimizer=optimizer, schedule=schedule, oversample_floor=oversample_floor,
-                                       limit_per_class=limit_per_class, seed=seed).items() if v is not None}
+                                       limit_per_class=limit_per_class, seed=seed,
+                                       input_normalization=input_normalization,
+                                       fer2013_label_weight=fer2013_label_weight, prior_correction=prior_correction,
+                                       best_by=best_by).items() if v is not None}
     config = replace(RECIPES[recipe], **overrides)
     if workers > 0:
         from fervid.model.distributed import DistributedConfig, train_distributed
@@ -98,11 +119,11 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
         dist = DistributedConfig(workers=workers, gpus_per_worker=gpus_per_worker, address=address,
                                  storage_path=storage_path, max_failures=max_failures)
         train_distributed(data, out, config, dist,
-                          val=val, resume=resume, init_from=init_from, log=click.echo)
+                          val=val, resume=resume, init_from=init_from, images=images, log=click.echo)
     else:
         from fervid.model.train import train as train_here
 
-        train_here(data, out, config, val=val, resume=resume, init_from=init_from, log=click.echo)
+        train_here(data, out, config, val=val, resume=resume, init_from=init_from, images=images, log=click.echo)
 
 
 DETECTOR_CHOICES = click.Choice(["blazeface-full", "blazeface-short", "haar"])
@@ -113,7 +134,7 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
 
 
 @main.command()
-@click.option("--data", help="Labelled faces: class folders, fer2013.csv or packed .npz.")
+@click.option("--data", help="Labelled faces: class folders, fer2013.csv, packed .npz or a votes CSV (see --images).")
 @click.option("--videos", "labels_csv", type=click.Path(dir_okay=False),
               help="Instead of --data: a CSV of labelled videos or photos (columns file, label; paths relative to "
                    "it), each run through the whole analysis and scored on its per-video answer.")
@@ -130,11 +151,12 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
               help="With --videos: seconds a face must be seen (or half the clip) for an answer (as summarize).")
 @click.option("--address", default=None, help="With --videos: Ray cluster address (default: a local Ray).")
 @engine_option
+@images_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix to this PNG.")
 @friendly_errors
 def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, smooth_s, min_seen_s, address, engine,
-             as_json, png):
+             images, as_json, png):
     """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces (--data) or of
     fervid's per-video answer on labelled videos (--videos)."""
     if (data is None) == (labels_csv is None):
@@ -155,7 +177,7 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
         from fervid.model.evaluate import evaluate as run_evaluation, format_report
 
         with filtered_stderr():
-            report = run_evaluation(data, model_path, mirror=mirror, usage=usage, engine=engine)
+            report = run_evaluation(data, model_path, mirror=mirror, usage=usage, engine=engine, images=images)
         text = format_report(report)
     if png:
         from fervid.model.evaluate import plot_confusion

@@ -19,9 +19,13 @@ from fervid.errors import FervidError
 
 from .labels import INPUT_SIZE
 from .network import NetworkConfig
+from .normalize import check_normalization
 
 METADATA_NAME = "fervid.json"
-FORMAT_VERSION = 1
+# 2 added input_normalization. A format-1 file (no such field) is read as "equalized": every fervid model before
+# it learnt the equalized FER2013 copies (the shared data, the common Kaggle image-folder layout), and fed
+# unequalized faces such a model loses 3-4 points (FINDINGS.md), so "raw" would have kept the skew it is here to end.
+FORMAT_VERSION = 2
 DEFAULT_MODEL_NAME = "fer2013.keras"
 
 
@@ -31,8 +35,12 @@ class ArtifactInfo:
     network: NetworkConfig
     input_size: int = INPUT_SIZE
     training: dict = field(default_factory=dict)  # data, epochs, val accuracy, recipe, code version...
+    # How faces must look before they reach the network (fervid.model.normalize): "equalized" or "raw". Set by
+    # `fervid train` from how it loaded its faces; every classifier applies it to every face it is given.
+    input_normalization: str = "equalized"
 
     def __post_init__(self):
+        check_normalization(self.input_normalization)
         if len(set(self.labels)) != len(self.labels) or not all(isinstance(x, str) and x for x in self.labels):
             raise ValueError(f"Expected unique, non-empty label names. Received {list(self.labels)}")
         if len(self.labels) != self.network.num_classes:
@@ -40,13 +48,18 @@ class ArtifactInfo:
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT_VERSION, "labels": list(self.labels), "input_size": self.input_size,
-                           "network": self.network.to_dict(), "training": self.training}, indent=2)
+                           "input_normalization": self.input_normalization, "network": self.network.to_dict(),
+                           "training": self.training}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "ArtifactInfo":
         data = json.loads(text)
+        if int(data.get("format", 1)) > FORMAT_VERSION:
+            raise ValueError(f"format {data['format']} is newer than this fervid reads ({FORMAT_VERSION}); "
+                             "upgrade fervid")
         return cls(labels=tuple(data["labels"]), network=NetworkConfig(**data["network"]),
-                   input_size=int(data["input_size"]), training=dict(data.get("training", {})))
+                   input_size=int(data["input_size"]), training=dict(data.get("training", {})),
+                   input_normalization=data.get("input_normalization", "equalized"))  # format 1: see FORMAT_VERSION
 
 
 def default_model_path() -> Path:
@@ -82,6 +95,23 @@ def save_artifact(model, path: str | os.PathLike, info: ArtifactInfo) -> Path:
     return path
 
 
+def write_info(path: str | os.PathLike, info: ArtifactInfo) -> Path:
+    """Replace the metadata of an artifact, weights untouched (e.g. to state an older file's input normalization).
+
+    The file's fingerprint changes with it, so its int8 twin must be made again (``fervid.model.tflite``).
+    """
+    path = Path(path)
+    read_info(path)
+    partial = path.with_name(f".{path.name}.partial.keras")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            if member.filename != METADATA_NAME:
+                target.writestr(member, source.read(member))
+        target.writestr(METADATA_NAME, info.to_json())
+    os.replace(partial, path)
+    return path
+
+
 def read_info(path: str | os.PathLike) -> ArtifactInfo:
     """Only the metadata: cheap, no Keras import."""
     path = Path(path)
@@ -96,7 +126,7 @@ def read_info(path: str | os.PathLike) -> ArtifactInfo:
         raise FervidError(f"{path}: a Keras file, but not a fervid model (no {METADATA_NAME} inside)") from None
     try:
         return ArtifactInfo.from_json(text)
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, FervidError) as error:
         raise FervidError(f"{path}: {METADATA_NAME} is invalid ({error})") from None
 
 

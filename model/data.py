@@ -1,4 +1,5 @@
-"""Face datasets for training and evaluation: class folders, the original ``fer2013.csv``, packed ``.npz``.
+"""Face datasets for training and evaluation: class folders, the original ``fer2013.csv``, packed ``.npz``, and CSVs
+of per-face votes (FER+) whose images come from a folder or from an ``.npz`` of pixels.
 
 Everything here is numpy + OpenCV, never TensorFlow, so training also runs on a machine that only has JAX.
 
@@ -24,6 +25,9 @@ from .labels import FER2013_LABELS, INPUT_SIZE
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # The Usage column of fer2013.csv; PublicTest is the validation split, PrivateTest the held-out test.
 CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
+# Vote columns that name no expression (FER+, Barsoum et al. 2016): a face with more of these votes than for any
+# label has no usable vote distribution. Other extra columns (FER+'s contempt) are not labels: their votes drop out.
+NO_EXPRESSION_VOTES = ("unknown", "not_face")
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,18 @@ class FaceDataset:
     source: str
     converted: int = 0  # images that were not 48x48 grayscale and were converted
     skipped: tuple[str, ...] = field(default=())  # "path: reason" for every unreadable image
+    # Per-face vote counts over ``classes`` (a votes CSV), float32 (N, classes); a row of zeros where the face has
+    # no usable votes (most of them said "unknown" or "not a face"). None: one label per face, nothing more.
+    votes: np.ndarray | None = None
 
     def __post_init__(self):
         if self.images.ndim != 3 or self.images.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"Expected images of shape (N, 48, 48). Received {self.images.shape}")
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        if self.votes is not None and self.votes.shape != (len(self.labels), len(self.classes)):
+            raise ValueError(f"Expected votes of shape {(len(self.labels), len(self.classes))}. "
+                             f"Received {self.votes.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,7 +61,18 @@ class FaceDataset:
         return {name: int(n) for name, n in zip(self.classes, counts)}
 
     def subset(self, index: np.ndarray) -> "FaceDataset":
-        return FaceDataset(self.images[index], self.labels[index], self.classes, self.source)
+        votes = None if self.votes is None else self.votes[index]
+        return FaceDataset(self.images[index], self.labels[index], self.classes, self.source, votes=votes)
+
+    def has_votes(self) -> np.ndarray:
+        """bool (N,): the faces with a usable vote distribution (all of them when there are no votes at all)."""
+        return np.ones(len(self), bool) if self.votes is None else self.votes.sum(axis=1) > 0
+
+    def vote_shares(self) -> np.ndarray:
+        """float32 (N, classes): each face's votes as shares (zeros where it has none); one-hot labels without votes."""
+        if self.votes is None:
+            return np.eye(len(self.classes), dtype=np.float32)[self.labels]
+        return (self.votes / np.maximum(self.votes.sum(axis=1, keepdims=True), 1)).astype(np.float32)
 
     def limit_per_class(self, limit: int, seed: int = 0) -> "FaceDataset":
         """At most ``limit`` images of each class, drawn at random (a quick sample for smoke runs)."""
@@ -88,11 +109,12 @@ def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def load_dataset(path: str | os.PathLike, classes: tuple[str, ...] | None = None,
-                 usage: str | None = None) -> FaceDataset:
-    """Load a class-folder tree, a ``fer2013.csv`` (optionally one ``usage`` split) or a packed ``.npz``.
+                 usage: str | None = None, images: str | os.PathLike | None = None) -> FaceDataset:
+    """Load a class-folder tree, a ``fer2013.csv`` (optionally one ``usage`` split), a packed ``.npz`` or a votes CSV.
 
     ``classes`` fixes the label order (a model's labels); by default it is the sorted class-folder names,
-    or FER2013's order for the CSV. A folder whose name is not in ``classes`` is an error.
+    or FER2013's order for the CSVs. A folder whose name is not in ``classes`` is an error. ``images``: where a
+    votes CSV's ``file`` names are found (see ``_load_votes``).
     """
     path = Path(path)
     if not path.exists():
@@ -100,10 +122,12 @@ def load_dataset(path: str | os.PathLike, classes: tuple[str, ...] | None = None
     if path.is_dir():
         return _load_folder(path, classes)
     if path.suffix.lower() == ".csv":
+        if "file" in csv_header(path):
+            return _load_votes(path, classes, images)
         return _load_csv(path, classes, usage)
     if path.suffix.lower() == ".npz":
         return _load_packed(path, classes)
-    raise FervidError(f"{path}: expected a folder of class folders, a fer2013 .csv or a packed .npz")
+    raise FervidError(f"{path}: expected a folder of class folders, a fer2013 .csv, a votes .csv or a packed .npz")
 
 
 def _load_folder(root: Path, classes: tuple[str, ...] | None) -> FaceDataset:
@@ -147,9 +171,84 @@ def _decode_faces(decoded) -> tuple[list[np.ndarray], list[int], list[str], int]
     return images, kept, skipped, converted
 
 
-def csv_has_usage(path: Path) -> bool:
+def csv_header(path: Path) -> list[str]:
     with open(path, newline="") as handle:
-        return "Usage" in next(csv.reader(handle), [])
+        return [name.strip() for name in next(csv.reader(handle), [])]
+
+
+def csv_has_usage(path: Path) -> bool:
+    return "Usage" in csv_header(path)
+
+
+def _image_reader(source: Path):
+    """``name -> image or None`` for a votes CSV's ``file`` names: files under a folder, or the rows of an ``.npz``
+    that pairs ``<split>_file`` name arrays with ``<split>_images`` uint8 (N, 48, 48) arrays (FER2013's original
+    pixels are published that way beside the FER+ votes)."""
+    import cv2
+
+    if source.is_dir():
+        return lambda name: cv2.imread(str(source / name), cv2.IMREAD_UNCHANGED)
+    try:
+        with np.load(source, allow_pickle=False) as packed:
+            arrays = {key: packed[key] for key in packed.files}
+        found = {str(name): (arrays[key[:-len("_file")] + "_images"], i)
+                 for key in arrays if key.endswith("_file") for i, name in enumerate(arrays[key])}
+    except Exception as error:  # zip, key or format problems all mean the same to the user
+        raise FervidError(f"{source}: not an .npz of <split>_file and <split>_images arrays ({error})") from None
+    if not found:
+        raise FervidError(f"{source}: no <split>_file arrays inside (found {', '.join(arrays)})")
+    return lambda name: found[name][0][found[name][1]] if name in found else None
+
+
+def _load_votes(path: Path, classes: tuple[str, ...] | None, images: str | os.PathLike | None) -> FaceDataset:
+    """A CSV of ``file`` plus one vote-count column per label (any order, named by label), like FER+'s.
+
+    ``file`` is relative to ``images`` (a folder; default: the CSV's own folder) or a name in an ``.npz`` of pixels.
+    A ``fer2013_label`` column, when there, gives each face its single label (FER2013's); otherwise the label is
+    the majority vote and faces without usable votes are left out. Votes of extra columns are dropped; a face
+    whose ``unknown`` or ``not_face`` votes outnumber those of every label keeps no votes (Barsoum et al.).
+    """
+    classes = tuple(classes) if classes else FER2013_LABELS
+    source = Path(images) if images is not None else path.parent
+    if not source.exists():
+        raise FervidError(f"{source}: no such folder or .npz for the images of {path}")
+    read = _image_reader(source)
+    header = csv_header(path)
+    missing = [name for name in classes if name not in header]
+    if missing:
+        raise FervidError(f"{path}: a votes CSV needs a file column and one vote column per label; missing "
+                          f"{', '.join(missing)} (header is {', '.join(header)})")
+    extra = [name for name in NO_EXPRESSION_VOTES if name in header]
+    files, labels, votes, none_votes = [], [], [], []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            try:
+                votes.append([float(row[name]) for name in classes])
+                none_votes.append(max([float(row[name]) for name in extra], default=0.0))
+            except (TypeError, ValueError):
+                raise FervidError(f"{path}, line {reader.line_num}: vote counts must be numbers") from None
+            label = (row.get("fer2013_label") or "").strip().lower()
+            if "fer2013_label" in header and label not in classes:
+                raise FervidError(f"{path}, line {reader.line_num}: fer2013_label {label!r} is not one of "
+                                  f"{', '.join(classes)}")
+            labels.append(classes.index(label) if label else -1)
+            files.append(row["file"])
+    if not files:
+        raise FervidError(f"{path}: no rows")
+    votes = np.asarray(votes, np.float32)
+    if (votes < 0).any():
+        raise FervidError(f"{path}: vote counts must not be negative")
+    votes[(votes.max(axis=1) < np.asarray(none_votes)) | (votes.sum(axis=1) == 0)] = 0
+    labels = np.asarray(labels, np.int64)
+    if "fer2013_label" not in header:
+        labels = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+    keep = np.flatnonzero(labels >= 0)
+    faces, kept, skipped, converted = _decode_faces((f"{source}/{files[i]}", read(files[i])) for i in keep)
+    if not faces:
+        raise FervidError(f"{path}: none of the images could be read from {source}")
+    return FaceDataset(np.stack(faces), labels[keep][kept], classes, str(path), converted, tuple(skipped),
+                       votes[keep][kept])
 
 
 def _load_csv(path: Path, classes: tuple[str, ...] | None, usage: str | None) -> FaceDataset:

@@ -23,7 +23,7 @@ import numpy as np
 from fervid.errors import FervidError
 
 from .network import NetworkConfig
-from .train import TrainConfig, load_splits, write_history
+from .train import TrainConfig, class_prior, load_splits, write_history
 
 WEIGHTS_FILE = "model.weights.h5"
 OPTIMIZER_FILE = "optimizer.npz"  # the optimizer's step count and moments, in ``optimizer.variables`` order
@@ -48,7 +48,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
 
     from .augment import AugmentConfig, augment
     from .network import build_model
-    from .train import make_optimizer, one_hot
+    from .train import make_loss, make_optimizer
 
     config = TrainConfig.from_dict(loop_config["train"])
     network = NetworkConfig(**loop_config["network"])
@@ -56,7 +56,9 @@ def train_loop_per_worker(loop_config: dict) -> None:
     workers, rank = context.get_world_size(), context.get_world_rank()
     local_batch = config.batch_size // workers
     steps = loop_config["steps_per_epoch"]
-    val_x, val_y = loop_config["val_images"][..., None].astype(np.float32), loop_config["val_labels"]
+    val_x, val_targets = loop_config["val_images"][..., None].astype(np.float32), loop_config["val_targets"]
+    val_y = val_targets.argmax(axis=1)  # the majority label where the targets are vote shares
+    loss_function = make_loss(config, np.asarray(loop_config["prior"]))
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
@@ -79,8 +81,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     def replica_step(x, y):
         with tf.GradientTape() as tape:
             probabilities = model(x, training=True)
-            per_face = keras.losses.categorical_crossentropy(y, probabilities,
-                                                             label_smoothing=config.label_smoothing)
+            per_face = loss_function.call(y, probabilities)  # per face; scaled below by the global batch
             # Scaled by the global batch, so the all-reduced (summed) gradient is the mean over all workers.
             loss = tf.nn.compute_average_loss(per_face, global_batch_size=config.batch_size)
         gradients = tape.gradient(loss, model.trainable_variables)
@@ -130,7 +131,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
             if step == steps:
                 break
             x = augment(batch["image"], rng, augment_config)[..., None].astype(np.float32)
-            y = one_hot(batch["label"], network.num_classes)
+            y = batch["target"]
             loss, correct = train_step(tf.constant(x), tf.constant(y))
             loss_sum, correct_sum, seen = loss_sum + float(loss), correct_sum + float(correct), seen + 1
         sync_statistics()
@@ -138,7 +139,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
         val_probabilities = np.concatenate([predict(tf.constant(val_x[i:i + 256])).numpy()
                                             for i in range(0, len(val_x), 256)])
         val_loss = float(np.mean(keras.ops.convert_to_numpy(keras.losses.categorical_crossentropy(
-            one_hot(val_y, network.num_classes), val_probabilities))))
+            val_targets, val_probabilities))))
         val_accuracy = float(np.mean(val_probabilities.argmax(1) == val_y))
         metrics = {"epoch": epoch + 1, "loss": loss_sum / max(1, seen),
                    "accuracy": correct_sum / max(1, seen * config.batch_size), "val_loss": val_loss,
@@ -188,16 +189,18 @@ def latest_checkpoint(storage_path: str):
     return ray.train.Checkpoint(folders[-1], filesystem=filesystem) if folders else None
 
 
-def _ray_dataset(images: np.ndarray, labels: np.ndarray):
+def _ray_dataset(images: np.ndarray, targets: np.ndarray):
     import pyarrow as pa
     import ray.data
     from ray.data.extensions import ArrowTensorArray
 
-    return ray.data.from_arrow(pa.table({"image": ArrowTensorArray.from_numpy(images), "label": labels}))
+    return ray.data.from_arrow(pa.table({"image": ArrowTensorArray.from_numpy(images),
+                                         "target": ArrowTensorArray.from_numpy(targets)}))
 
 
 def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: DistributedConfig = DistributedConfig(),
-                      *, val=None, resume: bool = False, init_from: str | None = None, log=print) -> Path:
+                      *, val=None, resume: bool = False, init_from: str | None = None, images=None,
+                      log=print) -> Path:
     """Train with ``dist.workers`` data-parallel Ray Train workers; writes OUT/model.keras and OUT/history.*."""
     import ray
     import ray.train
@@ -217,15 +220,17 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
             raise FervidError(f"{out}: nothing to resume (no config.json)")
         saved = json.loads((out / "config.json").read_text())
         config, data, val = TrainConfig.from_dict(saved["train"]), saved["data"], saved["val"]
+        images = saved.get("images")
     storage_path = dist.storage_path or str(out / "ray")
     if config.batch_size % dist.workers:
         raise FervidError(f"batch size {config.batch_size} must divide evenly between {dist.workers} workers")
-    splits = load_splits(data, val, config)
+    splits = load_splits(data, val, config, images=images)
     log(f"train: {splits.train.summary()}")
     log(f"val:   {splits.val.summary()}")
     network = NetworkConfig(num_classes=len(splits.train.classes))
     # Minority classes are oversampled once up front; augmentation still differs every epoch.
-    order = balanced_order(splits.train.labels, np.random.default_rng(config.seed), config.oversample_floor)
+    order = balanced_order(splits.train_targets.argmax(axis=1), np.random.default_rng(config.seed),
+                           config.oversample_floor)
     # Each worker sees len/workers rows per epoch and takes local-batch steps.
     steps = max(1, len(order) // config.batch_size)
     init_weights = None
@@ -240,18 +245,20 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"train": asdict(config), "network": network.to_dict(),
                                                  "distributed": asdict(dist), "data": str(data),
-                                                 "val": str(val) if val else None}, indent=2))
+                                                 "val": str(val) if val else None,
+                                                 "images": str(images) if images else None}, indent=2))
     trainer = TensorflowTrainer(
         train_loop_per_worker,
         train_loop_config={"train": asdict(config), "network": network.to_dict(), "steps_per_epoch": steps,
-                           "val_images": splits.val.images, "val_labels": splits.val.labels,
+                           "val_images": splits.val.images, "val_targets": splits.val_targets,
+                           "prior": class_prior(splits.train_targets, config).tolist(),
                            "init_weights": init_weights,
                            # Ray 2.60 deprecates resume_from_checkpoint: the loop loads it itself.
                            "resume_from": latest_checkpoint(storage_path) if resume else None},
         scaling_config=ray.train.ScalingConfig(num_workers=dist.workers, use_gpu=dist.gpus_per_worker > 0,
                                                resources_per_worker={"CPU": dist.cpus_per_worker,
                                                                      "GPU": dist.gpus_per_worker}),
-        datasets={"train": _ray_dataset(splits.train.images[order], splits.train.labels[order])},
+        datasets={"train": _ray_dataset(splits.train.images[order], splits.train_targets[order])},
         run_config=ray.train.RunConfig(
             name=RUN_NAME, storage_path=storage_path,
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="val_accuracy",
@@ -275,7 +282,8 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
                 "config": asdict(config), "workers": dist.workers, "backend": "tensorflow",
                 "fervid": __version__, "init_from": init_from}
     path = save_artifact(model, out / "model.keras",
-                         ArtifactInfo(labels=splits.train.classes, network=network, training=training))
+                         ArtifactInfo(labels=splits.train.classes, network=network, training=training,
+                                      input_normalization=config.input_normalization))
     log(f"best epoch {best_metrics['epoch']}: val accuracy {best_metrics['val_accuracy']:.4f}; "
         f"weights spread across workers {history[-1]['weights_spread']:.3g}; artifact {path}")
     return path

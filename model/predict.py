@@ -6,18 +6,27 @@ Two engines run the same artifact behind one interface (``labels``, ``engine``, 
 - ``tensorflow``: the ``.keras`` file through Keras, fp32; the engine for GPUs.
 - ``litert-int8``: its int8 twin (``fervid.model.tflite``) through LiteRT; 3x TensorFlow's speed on a CPU for the
   same answer on 99% of FER2013 val faces, and no TensorFlow in the process.
+
+Both bring every face to the model's input normalization first (``fervid.model.normalize``, declared in the
+artifact): evaluation, the pipeline's crops and notebooks all pass here, so none of them can feed the network
+faces that look unlike those it learnt.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fervid.errors import FervidError
 
 from .labels import INPUT_SIZE
+from .normalize import normalize_faces
+
+if TYPE_CHECKING:
+    from .artifact import ArtifactInfo
 
 ENGINES = ("auto", "tensorflow", "litert-int8")  # auto: litert-int8 on CPUs, tensorflow when a GPU is used
 
@@ -31,6 +40,7 @@ class Classifier:
 
     engine: str  # its name in ENGINES
     labels: tuple[str, ...]
+    info: ArtifactInfo  # the artifact's metadata: labels, input normalization, training record
     mirror: bool
     batch_size: int  # faces per engine call; a shorter last batch is padded
 
@@ -40,6 +50,7 @@ class Classifier:
             raise ValueError(f"Expected faces of shape (N, 48, 48). Received {faces.shape}")
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
+        faces = normalize_faces(faces, self.info.input_normalization)
         probabilities = self._predict(faces)
         if self.mirror:
             probabilities = (probabilities + self._predict(faces[:, :, ::-1])) / 2

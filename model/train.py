@@ -5,7 +5,7 @@ A run folder holds everything, so ``--resume`` can pick a run up where it stoppe
     RUN_DIR/config.json          the TrainConfig and the data it was given
     RUN_DIR/history.{csv,json,png}  loss and accuracy per epoch, train and val (the paper's "epoch history")
     RUN_DIR/checkpoints/last.keras  model + optimizer after the latest epoch (what --resume loads)
-    RUN_DIR/checkpoints/best.weights.h5  weights of the best epoch on validation accuracy
+    RUN_DIR/checkpoints/best.weights.h5  weights of the best epoch on validation accuracy (or ``best_by``)
     RUN_DIR/state.json           epochs done, best epoch and its val accuracy, and each resume (after which epoch,
                                  when): the history plot marks them, so a card can show one cycle, not restarts
     RUN_DIR/model.keras          the final artifact (best epoch), written when the run completes
@@ -15,11 +15,12 @@ Runs under any Keras 3 backend: TensorFlow here, JAX on the GPU machine (which h
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from fervid.errors import FervidError
 from .augment import AugmentConfig, augment, balanced_order
 from .data import FaceDataset, csv_has_usage, load_dataset
 from .network import NetworkConfig
+from .normalize import check_normalization, normalize_faces
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,30 @@ class TrainConfig:
     val_fraction: float = 0.1  # held out from the training data when no validation set is given
     limit_per_class: int | None = None  # a sample for quick runs; None = all images
     seed: int = 0
+    # How every face is brought in before training (fervid.model.normalize), recorded in the artifact so inference
+    # does the same. "equalized" matches the FER2013 image-folder copies most people train on, and makes a model
+    # trained from fer2013.csv or FER2013's original pixels see faces the same way; "raw" keeps them as loaded.
+    input_normalization: str = "equalized"
+    # With a votes CSV (FER+): the target is (1 - w) x the face's vote shares + w x its single FER2013 label.
+    fer2013_label_weight: float = 0.0
+    # Keeps the class prior out of what the network learns: the loss scores softmax(logits + c * log prior), the
+    # prior being the share of each label in the training targets as drawn (after oversampling). The network's own
+    # output then leans to no class for being frequent (logit adjustment, Menon et al. 2021). 1 = the full
+    # correction, 0 = off. FER+ votes are 36% neutral: a fine-tune on them without this answered neutral for half
+    # the real photos (FINDINGS.md). oversample_floor (sampling by each face's majority label) is the other lever.
+    prior_correction: float = 0.0
+    # The history column whose best epoch the artifact keeps: "val_mean_recall" counts every class alike (the
+    # judge FINDINGS.md asks for with FER+ votes, where accuracy rewards answering the frequent neutral).
+    best_by: str = "val_accuracy"
 
     def __post_init__(self):
+        if self.best_by not in ("val_accuracy", "val_mean_recall"):
+            raise FervidError(f"best_by must be val_accuracy or val_mean_recall. Received {self.best_by!r}")
+        check_normalization(self.input_normalization)
+        if not 0.0 <= self.fer2013_label_weight <= 1.0:
+            raise FervidError(f"fer2013_label_weight must be in [0, 1]. Received {self.fer2013_label_weight}")
+        if self.prior_correction < 0:
+            raise FervidError(f"prior_correction must not be negative. Received {self.prior_correction}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise FervidError(f"optimizer must be adam, adamw or sgd. Received {self.optimizer!r}")
         if self.schedule not in ("cosine", "plateau"):
@@ -74,15 +98,18 @@ RECIPES = {"default": TrainConfig(), "paper": PAPER_RECIPE}
 class Splits:
     train: FaceDataset
     val: FaceDataset
+    train_targets: np.ndarray  # float32 (N, classes): what the network learns for each face (training_targets)
+    val_targets: np.ndarray  # the vote shares of each val face, or its one-hot label: val accuracy is the majority's
 
 
 def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: TrainConfig,
-                classes: tuple[str, ...] | None = None) -> Splits:
-    """Training and validation faces from what the user pointed at.
+                classes: tuple[str, ...] | None = None, images: str | os.PathLike | None = None) -> Splits:
+    """Training and validation faces from what the user pointed at, normalized as ``config`` says.
 
     ``data`` may hold ``train/`` and ``val/`` class-folder trees (the FER2013 layout) or ``train.npz`` and
-    ``val.npz`` (packed), or be one class-folder tree, a ``fer2013.csv`` (Training / PublicTest rows) or a packed
-    ``.npz``. Without a validation set, ``val_fraction`` of each class is held out.
+    ``val.npz`` (packed), or be one class-folder tree, a ``fer2013.csv`` (Training / PublicTest rows), a packed
+    ``.npz`` or a votes CSV (FER+; ``images``: where its files are). Without a validation set, ``val_fraction`` of
+    each class is held out. Faces of a votes CSV without usable votes are left out.
     """
     data = Path(data)
     for train_name, val_name in (("train", "val"), ("train.npz", "val.npz")):  # folders, or packed files
@@ -90,10 +117,10 @@ def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: 
             data, val = data / train_name, data / val_name
     if data.suffix.lower() == ".csv" and data.is_file() and csv_has_usage(data):
         train_set = load_dataset(data, classes, usage="Training")
-        val_set = load_dataset(val or data, classes, usage=None if val else "PublicTest")
+        val_set = load_dataset(val or data, classes, usage=None if val else "PublicTest", images=images)
     else:
-        train_set = load_dataset(data, classes)
-        val_set = load_dataset(val, train_set.classes) if val else None
+        train_set = load_dataset(data, classes, images=images)
+        val_set = load_dataset(val, train_set.classes, images=images) if val else None
     if val_set is None:
         rng = np.random.default_rng(config.seed)
         held = np.concatenate([rng.permutation(np.flatnonzero(train_set.labels == c))
@@ -108,7 +135,31 @@ def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: 
     if config.limit_per_class:
         train_set = train_set.limit_per_class(config.limit_per_class, config.seed)
         val_set = val_set.limit_per_class(max(1, config.limit_per_class // 4), config.seed)
-    return Splits(train_set, val_set)
+    train_set, val_set = (_as_the_network_sees_them(part, config) for part in (train_set, val_set))
+    return Splits(train_set, val_set, training_targets(train_set, config), val_set.vote_shares())
+
+
+def _as_the_network_sees_them(dataset: FaceDataset, config: TrainConfig) -> FaceDataset:
+    """The faces with usable votes (all, without votes), brought to the model's input normalization."""
+    keep = dataset.has_votes()
+    return replace(dataset, images=normalize_faces(dataset.images[keep], config.input_normalization),
+                   labels=dataset.labels[keep], votes=None if dataset.votes is None else dataset.votes[keep])
+
+
+def training_targets(dataset: FaceDataset, config: TrainConfig) -> np.ndarray:
+    """float32 (N, classes): each face's vote shares mixed with its single label by ``fer2013_label_weight``, or
+    its one-hot label when the data has no votes."""
+    labels = one_hot(dataset.labels, len(dataset.classes))
+    if dataset.votes is None:
+        return labels
+    weight = config.fer2013_label_weight
+    return ((1 - weight) * dataset.vote_shares() + weight * labels).astype(np.float32)
+
+
+def class_prior(targets: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """Each label's share of the training targets as one epoch draws them (oversampling included)."""
+    order = balanced_order(targets.argmax(axis=1), np.random.default_rng(0), config.oversample_floor)
+    return np.maximum(targets[order].mean(axis=0), 1e-6)
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -125,11 +176,50 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
 
 
-def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
+@functools.cache
+def prior_corrected_crossentropy():
+    """The loss class of ``TrainConfig.prior_correction``, made (and registered with Keras, so a checkpoint that
+    names it reloads in safe mode) on first use: Keras is imported only when training."""
     import keras
 
-    model.compile(optimizer=make_optimizer(config, steps_per_epoch),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+    @keras.saving.register_keras_serializable(package="fervid")
+    class PriorCorrectedCrossentropy(keras.losses.Loss):
+        """Cross-entropy of the targets against softmax(log p + log_prior_shift): the network's probabilities
+        times prior^c, renormalised. The network learns to leave the prior to this shift, and inference, which
+        uses the network's own output, gets scores that no longer favour frequent classes."""
+
+        def __init__(self, log_prior_shift=(), label_smoothing: float = 0.0, name="prior_corrected_crossentropy",
+                     **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.log_prior_shift = [float(x) for x in log_prior_shift]
+            self.label_smoothing = float(label_smoothing)
+
+        def call(self, y_true, y_pred):
+            ops = keras.ops
+            adjusted = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + ops.convert_to_tensor(self.log_prior_shift)
+            log_q = adjusted - ops.logsumexp(adjusted, axis=-1, keepdims=True)
+            classes = len(self.log_prior_shift)
+            y_true = y_true * (1 - self.label_smoothing) + self.label_smoothing / classes
+            return -ops.sum(y_true * log_q, axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "log_prior_shift": self.log_prior_shift,
+                    "label_smoothing": self.label_smoothing}
+
+    return PriorCorrectedCrossentropy
+
+
+def make_loss(config: TrainConfig, prior: np.ndarray):
+    """The training loss: plain cross-entropy (with label smoothing), or its prior-corrected form."""
+    import keras
+
+    if not config.prior_correction:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    return prior_corrected_crossentropy()(config.prior_correction * np.log(prior), config.label_smoothing)
+
+
+def compile_model(model, config: TrainConfig, steps_per_epoch: int, prior: np.ndarray) -> None:
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=make_loss(config, prior),
                   metrics=["accuracy"])
 
 
@@ -137,24 +227,25 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
-def epoch_batches(train: FaceDataset, config: TrainConfig, epoch: int):
-    """The images and one-hot labels of one training epoch: balanced, augmented, shuffled.
+def epoch_batches(train: FaceDataset, targets: np.ndarray, config: TrainConfig, epoch: int):
+    """The images and targets of one training epoch: balanced by each face's majority label, augmented, shuffled.
 
     Seeded by epoch, so a resumed run sees exactly the epochs an uninterrupted one would have.
     """
     rng = np.random.default_rng([config.seed, epoch])
-    order = balanced_order(train.labels, rng, config.oversample_floor)
-    return augment(train.images[order], rng, config.augment), one_hot(train.labels[order], len(train.classes))
+    order = balanced_order(targets.argmax(axis=1), rng, config.oversample_floor)
+    return augment(train.images[order], rng, config.augment), targets[order]
 
 
-def batch_stream(train: FaceDataset, config: TrainConfig, first_epoch: int, steps_per_epoch: int):
+def batch_stream(train: FaceDataset, targets: np.ndarray, config: TrainConfig, first_epoch: int,
+                 steps_per_epoch: int):
     """Endless generator of (x, y) batches for ``model.fit``; a new augmented epoch each time round."""
     epoch = first_epoch
     while True:
-        images, targets = epoch_batches(train, config, epoch)
+        images, targets_drawn = epoch_batches(train, targets, config, epoch)
         for step in range(steps_per_epoch):
             window = slice(step * config.batch_size, (step + 1) * config.batch_size)
-            yield images[window, ..., None], targets[window]
+            yield images[window, ..., None], targets_drawn[window]
         epoch += 1
 
 
@@ -234,13 +325,13 @@ class RunFolder:
     def read_state(self) -> dict:
         return json.loads(self.state.read_text()) if self.state.exists() else {}
 
-    def record_epoch(self, model, row: dict, state: dict, history: list[dict]) -> None:
+    def record_epoch(self, model, row: dict, state: dict, history: list[dict], best_by: str = "val_accuracy") -> None:
         """Write everything about a finished epoch; state.json last, so it never points past the files."""
         history.append(row)
         write_history(self.root, history, state.get("resumes", []))
-        if row["val_accuracy"] > state.get("best_val_accuracy", -1.0):
+        if row[best_by] > state.get("best_score", state.get("best_val_accuracy", -1.0)):  # runs before best_by
             model.save_weights(self.best)
-            state.update(best_epoch=row["epoch"], best_val_accuracy=row["val_accuracy"])
+            state.update(best_epoch=row["epoch"], best_score=row[best_by], best_val_accuracy=row["val_accuracy"])
         partial = self.last.with_name(".last.partial.keras")
         model.save(partial)
         os.replace(partial, self.last)
@@ -250,11 +341,15 @@ class RunFolder:
 
 def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig = TrainConfig(), *,
           val: str | os.PathLike | None = None, resume: bool = False, init_from: str | None = None,
-          network: NetworkConfig | None = None, log=print) -> Path:
-    """Train the paper's CNN and write the run folder; returns the path of the final artifact."""
+          network: NetworkConfig | None = None, images: str | os.PathLike | None = None, log=print) -> Path:
+    """Train the paper's CNN and write the run folder; returns the path of the final artifact.
+
+    ``images``: where the files of a votes CSV given as ``data`` or ``val`` are (``fervid.model.data``).
+    """
     import keras
 
     from .artifact import ArtifactInfo, save_artifact
+    from .evaluate import classification_report
     from .network import build_model
 
     run = RunFolder(out)
@@ -266,17 +361,21 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
             raise FervidError(f"{run.root}: nothing to resume (no config.json)")
         saved = json.loads(run.config.read_text())
         config, data, val = TrainConfig.from_dict(saved["train"]), saved["data"], saved["val"]
-    splits = load_splits(data, val, config)
+        images = saved.get("images")
+    splits = load_splits(data, val, config, images=images)
     log(f"train: {splits.train.summary()}")
     log(f"val:   {splits.val.summary()}")
     classes = splits.train.classes
     network = network or NetworkConfig(num_classes=len(classes))
-    steps = max(1, len(balanced_order(splits.train.labels, np.random.default_rng(0), config.oversample_floor))
+    majority = splits.train_targets.argmax(axis=1)
+    steps = max(1, len(balanced_order(majority, np.random.default_rng(0), config.oversample_floor))
                 // config.batch_size)
+    prior = class_prior(splits.train_targets, config)
 
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     state = run.read_state() if resume else {}
     if resume and run.last.exists():
+        prior_corrected_crossentropy()  # registered, so a checkpoint compiled with it loads
         model = keras.saving.load_model(run.last, safe_mode=True)
         log(f"resuming {run.root} after epoch {state.get('epochs_done', 0)}")
         if state.get("epochs_done", 0) < config.epochs:  # resuming a finished run only rewrites its artifact
@@ -286,19 +385,23 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
         model = build_model(network)
         if init_from:
             log(f"initialised {init_weights_from(model, init_from)} layers from {init_from}")
-        compile_model(model, config, steps)
+        compile_model(model, config, steps, prior)
         _write_json(run.config, {"train": asdict(config), "network": network.to_dict(), "data": str(data),
-                                 "val": str(val) if val else None, "classes": list(classes),
-                                 "init_from": init_from})
+                                 "val": str(val) if val else None, "images": str(images) if images else None,
+                                 "classes": list(classes), "init_from": init_from})
     first_epoch = int(state.get("epochs_done", 0))
     history = json.loads(run.history.read_text())[:first_epoch] if resume and run.history.exists() else []
 
+    val_x, val_majority = splits.val.images[..., None].astype(np.float32), splits.val_targets.argmax(axis=1)
+
     def on_epoch_end(epoch: int, logs: dict) -> None:
+        predicted = model.predict(val_x, batch_size=256, verbose=0).argmax(axis=1)
         row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in
                                       ("loss", "accuracy", "val_loss", "val_accuracy")},
+               "val_mean_recall": classification_report(val_majority, predicted, classes)["mean_recall"],
                "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
                "seconds": round(time.monotonic() - started[0], 1)}
-        run.record_epoch(model, row, state, history)
+        run.record_epoch(model, row, state, history, config.best_by)
         started[0] = time.monotonic()
 
     started = [time.monotonic()]
@@ -307,9 +410,8 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=2,
                                                            min_lr=1e-6, verbose=1))
     if first_epoch < config.epochs:
-        model.fit(batch_stream(splits.train, config, first_epoch, steps), steps_per_epoch=steps,
-                  epochs=config.epochs, initial_epoch=first_epoch,
-                  validation_data=(splits.val.images[..., None], one_hot(splits.val.labels, len(classes))),
+        model.fit(batch_stream(splits.train, splits.train_targets, config, first_epoch, steps), steps_per_epoch=steps,
+                  epochs=config.epochs, initial_epoch=first_epoch, validation_data=(val_x, splits.val_targets),
                   batch_size=config.batch_size, callbacks=callbacks, shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 2)
 
@@ -318,11 +420,15 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
     model.load_weights(run.best)
     from fervid import __version__
 
-    training = {"data": str(data), "val": str(val) if val else None, "train_images": len(splits.train),
+    training = {"data": str(data), "val": str(val) if val else None, "images": str(images) if images else None,
+                "train_images": len(splits.train),
                 "val_images": len(splits.val), "epochs": state["epochs_done"], "best_epoch": state["best_epoch"],
-                "val_accuracy": round(state["best_val_accuracy"], 4), "config": asdict(config),
+                "val_accuracy": round(state["best_val_accuracy"], 4),
+                "val_mean_recall": next((row.get("val_mean_recall") for row in history
+                                         if row["epoch"] == state["best_epoch"]), None), "config": asdict(config),
                 "backend": keras.backend.backend(), "keras": keras.__version__, "fervid": __version__,
                 "resumes": state.get("resumes", []), "init_from": init_from, "trained_at": _now()}
-    path = save_artifact(model, run.artifact, ArtifactInfo(labels=classes, network=network, training=training))
+    path = save_artifact(model, run.artifact, ArtifactInfo(labels=classes, network=network, training=training,
+                                                           input_normalization=config.input_normalization))
     log(f"best epoch {state['best_epoch']}: val accuracy {state['best_val_accuracy']:.4f}; artifact {path}")
     return path

@@ -12,9 +12,12 @@ Downscaling a 300-pixel face to 48 with a plain affine warp aliases (it samples,
 face is first shrunk by block means to 4-8 times the crop's size, turned there and then shrunk with ``INTER_AREA``,
 like a box crop (``warp_crop``).
 
-Then every crop, however cut, is finished to look like FER2013 (``match_fer2013``): video crops are softer and
-flatter than FER2013's 48x48 web faces (median Laplacian variance 800-900 against 5,306; median contrast often
-below FER2013's 74.6 grey levels), and the model only knows the latter.
+The crop's grey levels are the classifier's business: the model equalizes every face it is given (its artifact's
+``input_normalization``, ``fervid.model.normalize``), which is what FER2013's faces went through. Until crop version
+3, every crop was first finished by ``match_fer2013`` (contrast and detail raised to FER2013's median), which was
+compensating for that missing equalization without knowing it; with the model equalizing, the finishing made the
+dev photos worse (190 of 280 against 199 without it, clips alike: README, "Accuracy on real video"), so it is kept
+only as a measured alternative for ``benchmarks/video_accuracy.py``.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ FER2013_KEYPOINTS = {
     "blazeface-full": np.array([[15.10, 19.36], [32.90, 19.36], [24.00, 28.43], [24.00, 36.32]], np.float32),
     "blazeface-short": np.array([[15.46, 18.78], [32.54, 18.78], [24.00, 27.42], [24.00, 35.94]], np.float32),
 }
-# Recorded with every output (``--resume`` refuses to mix crops cut another way): 2 = level where the detector finds
-# eyes, finished by match_fer2013; 1 was the plain box crop.
-CROP_VERSION = 2
+# Recorded with every output (``--resume`` refuses to mix crops cut another way): 3 = level where the detector finds
+# eyes, grey levels left to the model's input normalization; 2 also finished them by match_fer2013; 1 was the plain
+# box crop.
+CROP_VERSION = 3
 
 
 def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -131,6 +135,8 @@ MAX_SHARPEN = 3.0  # unsharp-mask amount at most: beyond it, noise and compressi
 
 def match_fer2013(crops: np.ndarray) -> np.ndarray:
     """uint8 (N, 48, 48) crops brought up to FER2013's contrast and detail where they fall short of its median.
+    Not used by the product since crop version 3 (the module docstring says why); ``benchmarks/video_accuracy.py``
+    still measures it.
 
     A crop flatter than FER2013's median face is stretched about its mean to that contrast; a crop softer than its
     median face is unsharp-masked (Gaussian sigma 1) with the amount that brings its Laplacian variance to the

@@ -285,7 +285,7 @@ class Faces:
 
     boxes: np.ndarray  # int32 (N, 4) x, y, w, h in frame pixels, clipped to the frame, no margin
     scores: np.ndarray  # float32 (N,)
-    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margins, level, finished (fervid.pipeline.align)
+    crops: np.ndarray  # uint8 (N, 48, 48), cut with the margins, level (fervid.pipeline.align), not yet normalized
 
     def __post_init__(self):
         if not len(self.boxes) == len(self.scores) == len(self.crops):
@@ -295,8 +295,12 @@ class Faces:
 
 def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Faces:
     """Detect, order left to right, clip to the frame and cut the crops (the box grown by ``margins``; turned so
-    the eyes are level where the detector finds them), finished to FER2013's contrast and detail."""
-    from .align import level_crops, match_fer2013
+    the eyes are level where the detector finds them).
+
+    The crops' grey levels are left as they are: the classifier brings every face to its model's input
+    normalization (``fervid.model.normalize``; the shipped model equalizes), as it does FER2013's own faces.
+    """
+    from .align import level_crops
 
     height, width = frame_bgr.shape[:2]
     raw, scores, keypoints = detector.detect(frame_bgr)
@@ -308,5 +312,4 @@ def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Fac
         crops = crop_faces(frame_bgr, clip_boxes(raw, width, height, margins))
     else:
         crops = level_crops(frame_bgr, raw, keypoints, np.broadcast_to(np.asarray(margins, np.float64), (4,)))
-    # Finished to FER2013's contrast and detail: video crops are softer and flatter than the faces the model knows.
-    return Faces(boxes, scores.astype(np.float32), match_fer2013(crops))
+    return Faces(boxes, scores.astype(np.float32), crops)

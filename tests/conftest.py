@@ -45,6 +45,12 @@ def fer2013_packed() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ferplus() -> Path:
+    """FER+ votes for the shared FER2013 faces ({train,val}.csv) and their original pixels (original-pixels.npz)."""
+    return shared_path("ferplus")
+
+
+@pytest.fixture(scope="session")
 def videos() -> Path:
     return shared_path("videos")
 

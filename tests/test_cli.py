@@ -27,6 +27,7 @@ def test_evaluate_json_has_the_documented_keys(untrained_model, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["params"] == 4_478_727 and report["n"] == 14 and 0 <= report["accuracy"] <= 1
+    assert 0 <= report["mean_recall"] <= 1 and report["input_normalization"] == "equalized"
     assert set(report["per_class"]["happy"]) == {"precision", "recall", "f1", "support"}
     assert (tmp_path / "confusion.png").stat().st_size > 5_000
 
@@ -36,9 +37,11 @@ def test_evaluate_json_has_the_documented_keys(untrained_model, tmp_path):
     (lambda tmp, model: ["evaluate", "--data", str(tmp), "--model", str(model)], "no class folders found"),
     (lambda tmp, model: ["evaluate", "--data", str(tmp), "--model", str(tmp / "m.keras")], "model file not found"),
     (lambda tmp, model: ["train", "--data", str(tmp / "bad.csv"), "--out", str(tmp / "run")], "line 2"),
+    (lambda tmp, model: ["evaluate", "--data", str(tmp / "votes.csv"), "--model", str(model)], "missing disgust"),
 ])
 def test_bad_inputs_give_one_line_errors(untrained_model, tmp_path, make_args, message):
     (tmp_path / "bad.csv").write_text("emotion,pixels\n3,1 2 3\n")
+    (tmp_path / "votes.csv").write_text("file,angry,happy\na.png,1,2\n")
     result = run(*make_args(tmp_path, untrained_model))
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and message in result.output

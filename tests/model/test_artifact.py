@@ -120,3 +120,44 @@ def test_the_keras_free_check_refuses_what_loading_would(tmp_path, untrained_mod
         archive.writestr("fervid.json", ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig()).to_json())
     with pytest.raises(FervidError, match=r"lambda.keras: layer 'lambda\w*' \(Lambda\) would run code"):
         check_artifact(path)
+
+
+def test_the_input_normalization_travels_in_the_artifact(tmp_path):
+    path = save_artifact(build_model(), tmp_path / "raw.keras",
+                         ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig(), input_normalization="raw"))
+    assert read_info(path).input_normalization == "raw"
+    assert EmotionClassifier(path).info.input_normalization == "raw"
+
+
+def test_a_format_1_file_without_the_field_is_read_as_equalized(tmp_path, untrained_model):
+    import json
+
+    from fervid.model.artifact import write_info
+
+    old = tmp_path / "old.keras"
+    old.write_bytes(untrained_model.read_bytes())
+    info = json.loads(ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig()).to_json())
+    del info["input_normalization"]
+    info["format"] = 1
+    with zipfile.ZipFile(old) as archive:
+        members = {name: archive.read(name) for name in archive.namelist() if name != "fervid.json"}
+    with zipfile.ZipFile(old, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+        archive.writestr("fervid.json", json.dumps(info))
+    assert read_info(old).input_normalization == "equalized"  # every fervid model before format 2 learnt those
+    write_info(old, ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig(), input_normalization="raw"))
+    assert read_info(old).input_normalization == "raw" and load_artifact(old)[0].count_params() == 4_478_727
+
+
+def test_an_unknown_input_normalization_is_refused_naming_the_file(tmp_path, untrained_model):
+    import json
+
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(untrained_model.read_bytes())
+    info = json.loads(read_info(untrained_model).to_json())
+    info["input_normalization"] = "clahe"
+    with zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("fervid.json", json.dumps(info))  # a second entry: the last one is read
+    with pytest.raises(FervidError, match="bad.keras: fervid.json is invalid.*input normalization must be one of"):
+        read_info(bad)

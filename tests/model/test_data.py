@@ -92,3 +92,65 @@ def test_balanced_order_lifts_minority_classes_to_the_floor():
     counts = np.bincount(labels[balanced_order(labels, np.random.default_rng(0), floor=0.5)])
     assert counts.tolist() == [100, 50, 50]
     assert np.bincount(labels[balanced_order(labels, np.random.default_rng(0), floor=0)]).tolist() == [100, 5, 40]
+
+
+def _votes_csv(path, rows, header="file,fer2013_label,neutral,happy,surprise,sad,angry,disgust,fear,contempt,unknown,not_face"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_votes_csv_maps_columns_by_name_and_drops_faces_without_an_expression(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((48, 48), 100, np.uint8))
+    csv_path = _votes_csv(tmp_path / "votes.csv", [
+        "a.png,angry,6,0,0,0,4,0,0,0,0,0",      # neutral wins the votes, angry is FER2013's label
+        "b.png,happy,0,2,0,0,0,0,0,3,5,0",      # unknown outnumbers every label: no usable votes
+        "c.png,sad,0,0,0,7,0,0,0,3,0,0",        # contempt is no label here: its votes drop out
+        "d.png,fear,0,0,1,0,0,0,0,0,0,9"])      # not a face
+    data = load_dataset(csv_path)
+    assert data.classes == FER2013_LABELS and len(data) == 4
+    assert [FER2013_LABELS[i] for i in data.labels] == ["angry", "happy", "sad", "fear"]
+    index = {name: i for i, name in enumerate(FER2013_LABELS)}
+    assert data.votes[0, index["neutral"]] == 6 and data.votes[0, index["angry"]] == 4
+    assert list(data.has_votes()) == [True, False, True, False]
+    np.testing.assert_allclose(data.vote_shares()[0, [index["neutral"], index["angry"]]], [0.6, 0.4])
+    np.testing.assert_allclose(data.vote_shares()[2, index["sad"]], 1.0)
+
+
+def test_a_votes_csv_without_single_labels_takes_the_majority_and_leaves_out_the_rest(tmp_path):
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((48, 48), 100, np.uint8))
+    header = "file," + ",".join(reversed(FER2013_LABELS))  # any column order
+    data = load_dataset(_votes_csv(tmp_path / "votes.csv", ["a.png,3,0,0,0,0,0,1", "b.png,0,0,0,0,0,0,0"], header))
+    assert len(data) == 1 and FER2013_LABELS[data.labels[0]] == "surprise"
+
+
+def test_a_votes_csv_reads_its_images_from_an_npz_of_pixels(tmp_path):
+    pixels = np.arange(2 * 48 * 48, dtype=np.int64).reshape(2, 48, 48).astype(np.uint8)
+    np.savez(tmp_path / "pixels.npz", val_file=np.array(["val/x.jpg", "val/y.jpg"]), val_images=pixels)
+    data = load_dataset(_votes_csv(tmp_path / "votes.csv", ["val/y.jpg,happy,0,9,0,0,0,0,0,0,0,0",
+                                                             "val/missing.jpg,sad,0,0,0,9,0,0,0,0,0,0"]),
+                        images=tmp_path / "pixels.npz")
+    assert len(data) == 1 and len(data.skipped) == 1 and "missing.jpg" in data.skipped[0]
+    np.testing.assert_array_equal(data.images[0], pixels[1])
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (["a.png,1,2,x,0,0,0,0"], "file,angry,disgust,fear,happy,neutral,sad,surprise", "line 2: vote counts must be numbers"),
+    (["a.png,1,2"], "file,angry,happy", "missing disgust, fear, neutral, sad, surprise"),
+    (["a.png,joy,0,9,0,0,0,0,0,0,0,0"], None, "fer2013_label 'joy' is not one of"),
+])
+def test_bad_votes_csvs_get_one_line_naming_the_file(tmp_path, rows, header, message):
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((48, 48), 100, np.uint8))
+    path = _votes_csv(tmp_path / "votes.csv", rows, header) if header else _votes_csv(tmp_path / "votes.csv", rows)
+    with pytest.raises(FervidError, match=f"votes.csv.*{message}"):
+        load_dataset(path)
+
+
+def test_the_ferplus_val_votes_load_with_the_shared_faces_and_the_original_pixels(ferplus, fer2013):
+    shared = load_dataset(ferplus / "val.csv", images=fer2013)
+    original = load_dataset(ferplus / "val.csv", images=ferplus / "original-pixels.npz")
+    assert len(shared) == len(original) == 3571 and not shared.skipped and not original.skipped
+    assert (shared.labels == original.labels).all() and shared.has_votes().sum() == 3545
+    # The same faces: the shared copies are the originals histogram-equalized (FINDINGS.md).
+    assert np.corrcoef(cv2.equalizeHist(original.images[0]).ravel(), shared.images[0].ravel())[0, 1] > 0.95

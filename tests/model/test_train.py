@@ -91,8 +91,8 @@ def test_a_resumed_run_continues_the_schedule_exactly(synthetic, tmp_path, monke
     train(synthetic, tmp_path / "whole", config, log=lambda _: None)
     record_epoch = RunFolder.record_epoch
 
-    def killed_after_epoch_1(self, model, row, state, history):
-        record_epoch(self, model, row, state, history)
+    def killed_after_epoch_1(self, model, row, *rest):
+        record_epoch(self, model, row, *rest)
         if row["epoch"] == 1:
             raise KeyboardInterrupt
 
@@ -113,3 +113,85 @@ def test_a_resumed_run_continues_the_schedule_exactly(synthetic, tmp_path, monke
     rates = [row["learning_rate"] for row in history(tmp_path / "cut")]
     assert rates == pytest.approx([row["learning_rate"] for row in history(tmp_path / "whole")], rel=1e-6)
     assert rates[-1] == pytest.approx(0.0, abs=1e-9)  # the cosine cycle ran to its end once
+
+
+def _votes_for(root, split):
+    """A votes CSV (FER+ column names and order) for the synthetic faces of one split: 7 votes for the face's
+    class, 3 for neutral, and one face whose taggers said "not a face"."""
+    from fervid.model.labels import FER2013_LABELS
+
+    columns = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt", "unknown", "not_face"]
+    rows = []
+    for label in FER2013_LABELS:
+        for path in sorted((root / split / label).iterdir()):
+            votes = dict.fromkeys(columns, 0)
+            votes[label] += 7
+            votes["neutral"] += 3
+            rows.append(f"{split}/{label}/{path.name},{label}," + ",".join(str(votes[c]) for c in columns))
+    rows[0] = rows[0].rsplit(",", 1)[0] + ",11"
+    path = root / f"{split}.csv"
+    path.write_text("file,fer2013_label," + ",".join(columns) + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_run_learns_vote_shares_without_their_prior_and_resumes(synthetic, tmp_path):
+    config = TrainConfig(epochs=1, batch_size=16, oversample_floor=0.0, prior_correction=1.0,
+                         fer2013_label_weight=0.5, input_normalization="raw", best_by="val_mean_recall")
+    train_csv, val_csv = _votes_for(synthetic, "train"), _votes_for(synthetic, "val")
+    lines = []
+    path = train(train_csv, tmp_path / "run", config, val=val_csv, images=synthetic, log=lines.append)
+    assert "111 images" in lines[0]  # 112 faces, the one "not a face" left out
+    _, info = load_artifact(path)
+    assert info.input_normalization == "raw" and info.training["config"]["prior_correction"] == 1.0
+    assert 0 <= info.training["val_mean_recall"] <= 1
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["images"] == str(synthetic) and saved["train"]["input_normalization"] == "raw"
+    saved["train"]["epochs"] = 2
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    train("ignored", tmp_path / "run", resume=True, log=lines.append)  # the checkpoint names the custom loss
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and "val_mean_recall" in history[1]
+    assert load_artifact(tmp_path / "run" / "model.keras")[1].input_normalization == "raw"
+
+
+def test_targets_mix_vote_shares_with_the_single_label(synthetic):
+    from fervid.model.train import class_prior
+
+    _votes_for(synthetic, "train")
+    splits = load_splits(synthetic / "train.csv", None, TrainConfig(fer2013_label_weight=0.5, val_fraction=0.25),
+                         images=synthetic)
+    happy = splits.train.classes.index("happy")
+    row = splits.train_targets[splits.train.labels == happy][0]
+    assert row[happy] == pytest.approx(0.5 * 0.7 + 0.5) and row[splits.train.classes.index("neutral")] == \
+        pytest.approx(0.15)
+    np.testing.assert_allclose(splits.train_targets.sum(axis=1), 1, rtol=1e-6)
+    prior = class_prior(splits.train_targets, TrainConfig())
+    assert prior.argmax() == splits.train.classes.index("neutral") and prior.sum() == pytest.approx(1)
+
+
+def test_the_prior_corrected_loss_scores_the_prior_shifted_probabilities():
+    import keras
+
+    from fervid.model.train import make_loss
+
+    prior = np.array([0.5, 0.3, 0.2])
+    probabilities = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], np.float32)
+    targets = np.array([[0, 0, 1], [0.5, 0.5, 0]], np.float32)
+    shifted = probabilities * prior / (probabilities * prior).sum(axis=1, keepdims=True)
+    expected = -(targets * np.log(shifted)).sum(axis=1).mean()
+    loss = make_loss(TrainConfig(prior_correction=1.0, label_smoothing=0.0), prior)
+    assert float(keras.ops.convert_to_numpy(loss(targets, probabilities))) == pytest.approx(expected, rel=1e-5)
+    plain = make_loss(TrainConfig(prior_correction=0.0, label_smoothing=0.0), prior)
+    assert float(keras.ops.convert_to_numpy(plain(targets, probabilities))) == pytest.approx(
+        -(targets * np.log(probabilities)).sum(axis=1).mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("input_normalization", "clahe", "input normalization must be one of"),
+    ("fer2013_label_weight", 1.5, "fer2013_label_weight must be in"),
+    ("prior_correction", -1.0, "prior_correction must not be negative"),
+    ("best_by", "loss", "best_by must be"),
+])
+def test_bad_training_settings_are_refused(field, value, message):
+    with pytest.raises(FervidError, match=message):
+        TrainConfig(**{field: value})

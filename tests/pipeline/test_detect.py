@@ -196,3 +196,17 @@ def test_the_cli_offers_every_detector_and_the_same_default():
 
     option = next(p for p in analyze.params if p.name == "detector")
     assert tuple(option.type.choices) == DETECTORS and option.default == DEFAULT_DETECTOR
+
+
+def test_find_faces_leaves_the_grey_levels_to_the_model():
+    """Crop version 3: a dim, flat face comes out as dim and flat as it is (the classifier equalizes it)."""
+    frame = np.full((100, 100, 3), 90, np.uint8)
+    frame[40:60, 40:60] = 100
+
+    class Detector:
+        def detect(self, _):
+            return (np.array([[30, 30, 40, 40]], np.float32), np.array([0.9], np.float32),
+                    np.full((1, 6, 2), np.nan, np.float32))
+
+    [crop] = find_faces(frame, Detector(), margins=0.0).crops
+    assert crop.min() >= 90 and crop.max() <= 100  # no contrast stretch, no sharpening overshoot
