@@ -104,8 +104,12 @@ def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: s
     report = classification_report(np.array([index[c["label"]] for c in answered], np.int64),
                                    np.array([index[c["answer"]] for c in answered], np.int64), EMOTION_COLUMNS)
     right = sum(clip["answer"] == clip["label"] for clip in scored)
-    # Clips without an answer count as wrong: accuracy is over every clip that could be analysed.
+    # Clips without an answer count as wrong: accuracy and mean per-class recall are over every clip that could be
+    # analysed (the confusion matrix and per-class table over the clips with an answer).
+    recalls = [np.mean([c["answer"] == c["label"] for c in scored if c["label"] == name])
+               for name in EMOTION_COLUMNS if any(c["label"] == name for c in scored)]
     report.update(accuracy=round(right / len(scored), 4) if scored else 0.0, n=len(scored), right=right,
+                  mean_recall=round(float(np.mean(recalls)), 4) if recalls else 0.0,
                   unanswered=len(scored) - len(answered), not_scored=len(clips) - len(scored),
                   data=str(labels_csv), model=config.model_path or "shipped default", detector=config.detector,
                   sample_fps=config.sample_fps, mirror=config.mirror, smooth_s=smooth_s, answer=method,
@@ -114,7 +118,8 @@ def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: s
 
 
 def format_video_report(report: dict) -> str:
-    lines = [f"accuracy {report['accuracy']:.4f}: {report['right']} of {report['n']} clips right "
+    lines = [f"accuracy {report['accuracy']:.4f}, mean per-class recall {report['mean_recall']:.4f}: "
+             f"{report['right']} of {report['n']} clips right "
              f"({report['unanswered']} unanswered, {report['not_scored']} not scored); detector "
              f"{report['detector']}, answer {report['answer']} over {report['answer_faces']} faces, "
              f"smooth {report['smooth_s']} s",

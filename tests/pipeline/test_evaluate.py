@@ -35,6 +35,8 @@ def test_a_labels_file_of_clips_is_scored_clip_by_clip(videos, untrained_model, 
         clips[key]["answer"] == key[1] for key in (("clips/man.mp4", "happy"), ("title.mp4", "neutral")))
     assert set(report) >= {"accuracy", "n", "per_class", "confusion_matrix", "clips"}
     assert sum(map(sum, report["confusion_matrix"])) == report["n"] - report["unanswered"]
+    # Two labels, one clip each, the title card unanswered: the mean recall is the man's clip's 0 or 1, halved.
+    assert report["mean_recall"] == (man["answer"] == "happy") / 2
 
 
 @pytest.mark.parametrize("content, message", [
