@@ -136,13 +136,16 @@ def resolve_model(model_path: str | None) -> Path:
 
 
 def connect(address: str | None) -> None:
-    """Join the cluster at ``address`` (or RAY_ADDRESS), else start a quiet local Ray; reuse one already up."""
+    """Join the cluster at ``address`` (or RAY_ADDRESS), else start a quiet local Ray; reuse one already up, never a
+    dead one (``fervid.cluster``)."""
     import ray
+
+    from fervid.cluster import ray_address
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
-    local = {} if address else dict(include_dashboard=False)  # options only a new local Ray accepts
+    address = ray_address(address)
+    local = {} if address not in (None, "local") else dict(include_dashboard=False)  # only a new local Ray takes them
     # Ray warns on every start that token authentication is on (its default, which fervid keeps): nothing to act on.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(address=address, logging_level=logging.WARNING,
