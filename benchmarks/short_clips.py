@@ -101,7 +101,8 @@ def cli_analyze(name: str, clips: Path, out: Path, model: str, pythonpath: Path 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=512, help="How many short clips (clip k is the same in every set).")
+    parser.add_argument("--clips", type=int, default=512,
+                        help="How many short clips (clip k is the same in every set).")
     parser.add_argument("--base", default=BASE, help="The commit whose `fervid analyze` is today's.")
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="Clips to cut from.")
     parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
