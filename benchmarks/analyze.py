@@ -211,7 +211,9 @@ def start_ray_with_cv2_dnn() -> None:
         make = detect.make_detector
         detect.make_detector = lambda name: detectors.Cv2DnnBlazeFace(name) if name in detect.BLAZEFACE else make(name)
 
-    ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+    from fervid.cluster import ray_address
+
+    ray.init(address=ray_address(None), include_dashboard=False, logging_level="WARNING", log_to_driver=False,
              runtime_env={"worker_process_setup_hook": use_cv2_dnn, "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fervid.cluster import ray_address
 from fervid.errors import FervidError
 
 from .network import NetworkConfig
@@ -241,7 +242,8 @@ def train_distributed(data, out, config: TrainConfig = TrainConfig(), dist: Dist
         log(f"initialised {init_weights_from(seed_model, init_from)} layers from {init_from}")
         init_weights = seed_model.get_weights()
 
-    ray.init(address=dist.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=True)
+    if not ray.is_initialized():
+        ray.init(address=ray_address(dist.address), include_dashboard=False, log_to_driver=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"train": asdict(config), "network": network.to_dict(),
                                                  "distributed": asdict(dist), "data": str(data),

@@ -26,15 +26,15 @@ def _content(value):
 
 
 class EmotionActor:
-    def __init__(self, model_bytes, batch_size: int, model_name: str = "model.keras", mirror: bool = False,
+    def __init__(self, model_bytes, batch_size: int | None, model_name: str = "model.keras", mirror: bool = False,
                  engine: str = "auto", gpu: bool = False, tflite_bytes=None, num_threads: int | None = None):
         """``model_bytes``: the artifact file itself, as bytes or as a reference to them in Ray's object store, so
         a worker node needs no shared disk and no copy of the driver's ``--model`` path. (The job passes references,
         put once, so the actor pool's own pickled arguments stay small.)
 
-        ``engine`` and ``gpu`` choose the engine (``fervid.model.predict.make_classifier``: ``auto`` is LiteRT int8
-        unless the actor holds a GPU). ``tflite_bytes``: the artifact's int8 twin, for ``litert-int8``; without it
-        the actor looks for one (``fervid.model.tflite``) and, finding none, converts the artifact itself with
+        ``batch_size``: faces per engine call (None: the engine's own). ``engine`` and ``gpu`` choose the engine
+        (``fervid.model.predict.make_classifier``: ``auto`` is LiteRT int8 unless the actor holds a GPU).
+        ``tflite_bytes``: the artifact's int8 twin, for ``litert-int8``; without it the actor looks for one (``fervid.model.tflite``) and, finding none, converts the artifact itself with
         TensorFlow. ``num_threads``: LiteRT's threads (default: every CPU the actor may use).
         """
         # Heavy imports here, in the actor process, never in the driver's module scope.

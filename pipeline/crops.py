@@ -33,6 +33,28 @@ def describe(path: str, error: BaseException) -> str:
     return text if path in text else f"{path}: {type(error).__name__}: {text}"
 
 
+def plan_videos(paths: list[str], frames_per_range: int) -> list[dict]:
+    """``plan_video`` for several videos in one Ray task: thousands of short clips cost fewer round trips."""
+    return [task for path in paths for task in plan_video(path, frames_per_range)]
+
+
+def pack_tasks(tasks: list[dict], frames_per_pack: int) -> list[list[dict]]:
+    """Range tasks grouped into the tasks the detect stage runs: each range of a split (long) video alone, as
+    before; whole short videos, in order, packed together up to about ``frames_per_pack`` declared frames, so a
+    folder of short clips does not pay a Ray Data task (and its blocks) per clip."""
+    packs, pack, frames = [], [], 0
+    for task in tasks:
+        if task["ranges"] > 1:
+            packs.append([task])
+            continue
+        pack.append(task)
+        frames += max(1, task["frames_declared"])  # 0: unknown (or unreadable), still one video's cost
+        if frames >= frames_per_pack:
+            packs.append(pack)
+            pack, frames = [], 0
+    return packs + [pack] if pack else packs
+
+
 def plan_video(path: str, frames_per_range: int) -> list[dict]:
     """Range tasks for one video; a video that cannot be read becomes one task that carries the error."""
     task = dict(video_path=path, video_id="", range_index=0, ranges=1, start_s=-np.inf, stop_s=np.inf,
@@ -94,7 +116,8 @@ def _summary_row(task: dict, summary: dict) -> dict[str, np.ndarray]:
 
 def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: float | None,
                  margins: tuple[float, float, float, float]) -> Iterator[dict[str, np.ndarray]]:
-    """``map_batches`` UDF over range tasks (one per batch): yields face-crop rows, then each range's summary."""
+    """``map_batches`` UDF over range tasks (a pack of them per batch): yields each range's face-crop rows, then its
+    summary, range after range."""
     for row in range(len(batch["video_path"])):
         task = {key: (value[row].item() if hasattr(value[row], "item") else value[row]) for key, value in batch.items()}
         started = time.perf_counter()

@@ -9,6 +9,7 @@ the cluster has GPUs) -> the driver assembles each finished video and saves it (
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,9 @@ class AnalyzeConfig:
     engine: str = "auto"
     detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (docs/accuracy.md, "Face detector")
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
-    batch_size: int = 256  # faces per classifier call (the model pads to this size: one compiled graph)
+    # Faces per classifier call (Ray Data's batch); TensorFlow pads each call to this size (one compiled graph),
+    # LiteRT runs it in interpreter calls of 64.
+    batch_size: int = 256
     mirror: bool = False  # average each face with its mirror image: +0.3 points on FER2013 val, half the speed
     smooth_s: float = 0.0  # > 0: add per-track smoothed probabilities over a centred window of this many seconds
     # How far the crop reaches past the detector's box: (left, top, right, bottom) shares of the box; None: the
@@ -148,13 +151,16 @@ def resolve_model(model_path: str | None) -> Path:
 
 
 def connect(address: str | None) -> None:
-    """Join the cluster at ``address`` (or RAY_ADDRESS), else start a quiet local Ray; reuse one already up."""
+    """Join the cluster at ``address`` (or RAY_ADDRESS), else start a quiet local Ray; reuse one already up, never a
+    dead one (``fervid.cluster``)."""
     import ray
+
+    from fervid.cluster import ray_address
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
-    local = {} if address else dict(include_dashboard=False)  # options only a new local Ray accepts
+    address = ray_address(address)
+    local = {} if address not in (None, "local") else dict(include_dashboard=False)  # only a new local Ray takes them
     # Ray warns on every start that token authentication is on (its default, which fervid keeps): nothing to act on.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(address=address, logging_level=logging.WARNING,
@@ -217,6 +223,7 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
 def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, started: float,
          done: int, total: int) -> int:
     """The Ray part; saves each video as it finishes. Returns the frames decoded."""
+    import pyarrow as pa
     import ray
     import ray.data
 
@@ -224,28 +231,38 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     from fervid.model.tflite import ensure_tflite
 
     from .classify import EmotionActor
-    from .crops import detect_range, plan_video
+    from .crops import detect_range, pack_tasks, plan_videos
     from .timeline import Collector
 
     connect(config.address)
-    plan = ray.remote(num_cpus=1)(plan_video)
-    tasks = [task for tasks in ray.get([plan.remote(path, config.frames_per_range) for path in todo]) for task in tasks]
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    # Planning opens every file: a few videos per Ray task (fewer round trips), enough tasks to use every core.
+    per_plan = max(1, min(32, math.ceil(len(todo) / (4 * cpus))))
+    plan = ray.remote(num_cpus=1)(plan_videos)
+    tasks = [task for tasks in ray.get([plan.remote(todo[i:i + per_plan], config.frames_per_range)
+                                        for i in range(0, len(todo), per_plan)]) for task in tasks]
     expected = sum(task["frames_declared"] for task in tasks if task["range_index"] == 0)
+    # Short videos share a detect task, up to a range's worth of frames, but leave at least two tasks per core.
+    short_frames = sum(max(1, task["frames_declared"]) for task in tasks if task["ranges"] == 1)
+    packs = pack_tasks(tasks, max(1, min(config.frames_per_range, math.ceil(short_frames / (2 * cpus)))))
     actors, gpus, threads = _classifier_pool(config.classifier_actors)
     engine = resolve_engine(config.engine, gpu=gpus > 0)
     output.engine = engine
     # The model files travel to the actors by reference (see EmotionActor); the int8 twin is made here, once, so
     # CPU actors never import TensorFlow. LiteRT threads: the actors share the cores with the detect tasks.
     twin = ray.put(ensure_tflite(model).read_bytes()) if engine == "litert-int8" else None
+    # TensorFlow pads every call to the batch (one compiled graph); LiteRT pads to its own 64, since Ray Data's last
+    # batch of each bundle of blocks is short, and padding it to 256 cost 1.5x the actor CPU on short clips.
+    engine_batch = config.batch_size if engine == "tensorflow" else None
     dataset = (
-        # One block per range, so each range is its own task and one long video spreads over many cores.
-        ray.data.from_items(tasks, override_num_blocks=len(tasks))
-        .map_batches(detect_range, batch_size=1, num_cpus=1,
+        # One block per pack, so each pack is its own task, and one long video's ranges spread over many cores.
+        ray.data.from_arrow([pa.Table.from_pylist(pack) for pack in packs])
+        .map_batches(detect_range, batch_size=None, num_cpus=1,
                      fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps,
                                     margins=config.crop_margins))
         .map_batches(EmotionActor, batch_size=config.batch_size, num_gpus=gpus, num_cpus=config.classifier_cpus,
                      fn_constructor_kwargs=dict(model_bytes=ray.put(model.read_bytes()), tflite_bytes=twin,
-                                                batch_size=config.batch_size, model_name=model.name,
+                                                batch_size=engine_batch, model_name=model.name,
                                                 mirror=config.mirror, engine=engine, gpu=gpus > 0,
                                                 num_threads=threads),
                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors))

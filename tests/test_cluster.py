@@ -1,0 +1,108 @@
+"""Which Ray fervid joins: a named one as given, a live recorded one, never a dead record (issue 18)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fervid.cluster import ray_address
+
+
+@pytest.fixture
+def ray_tmpdir(monkeypatch):
+    """A Ray temp folder of this test's own (short: Ray's socket paths must stay under 108 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="fervid-ray-", dir="/tmp"))
+    monkeypatch.setenv("RAY_TMPDIR", str(folder))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    yield folder
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def _record(folder: Path, address: str) -> None:
+    (folder / "ray").mkdir(exist_ok=True)
+    (folder / "ray" / "ray_current_cluster").write_text(address)
+
+
+def test_a_named_cluster_is_taken_as_given(ray_tmpdir, monkeypatch):
+    _record(ray_tmpdir, "127.0.0.1:1")  # dead, but never consulted when an address is given
+    notices = []
+    assert ray_address("10.0.0.1:6379", notices.append) == "10.0.0.1:6379"
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    assert ray_address(None, notices.append) == "auto"
+    assert notices == []
+
+
+def test_without_a_record_ray_starts_its_own(ray_tmpdir):
+    notices = []
+    assert ray_address(None, notices.append) is None
+    assert notices == []
+
+
+def test_a_live_record_is_joined(ray_tmpdir):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        _record(ray_tmpdir, f"127.0.0.1:{server.getsockname()[1]}")
+        notices = []
+        assert ray_address(None, notices.append) is None  # ray.init(address=None) joins the recorded cluster
+        assert notices == []
+
+
+def test_a_dead_record_means_a_fresh_local_ray_and_one_notice(ray_tmpdir):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+    _record(ray_tmpdir, f"127.0.0.1:{port}")  # nothing listens there any more
+    notices = []
+    started = time.perf_counter()
+    assert ray_address(None, notices.append) == "local"
+    assert time.perf_counter() - started < 5
+    assert len(notices) == 1 and "does not answer" in notices[0] and "ray_current_cluster" in notices[0]
+
+
+def _ray_processes(folder: Path) -> list[psutil.Process]:
+    """The processes of the Ray started under ``folder`` (their command lines name it)."""
+    mine = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(f"{folder}/" in part for part in process.info["cmdline"] or []):
+            mine.append(process)
+    return mine
+
+
+@pytest.mark.slow
+def test_analyze_after_a_ray_killed_with_sigkill_finishes_with_one_notice(ray_tmpdir, videos, untrained_model,
+                                                                          tmp_path):
+    """The issue's reproduction: `ray start`, kill -9 its processes, then a default `fervid analyze`. Before, the
+    run retried the dead address for ever (a GCS warning every 5 s)."""
+    clip = videos / "man_single_face.mp4"
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    subprocess.run([*ray, "start", "--head", "--include-dashboard=false", "--num-cpus=1"], check=True,
+                   capture_output=True, timeout=120)
+    assert (ray_tmpdir / "ray" / "ray_current_cluster").exists()
+    processes = _ray_processes(ray_tmpdir)
+    assert processes, "ray start left no process to kill"
+    for process in processes:
+        process.kill()  # SIGKILL: nothing gets to clean up, as after an OOM kill
+    psutil.wait_procs(processes, timeout=10)
+
+    fervid = Path(sys.executable).with_name("fervid")
+    started = time.perf_counter()
+    run = subprocess.run([str(fervid), "analyze", str(clip), "--out", str(tmp_path / "t.parquet"), "--fps", "1",
+                          "--model", str(untrained_model)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "RAY_TMPDIR": str(ray_tmpdir)})
+    seconds = time.perf_counter() - started
+    try:
+        assert run.returncode == 0, run.stderr
+        notices = [line for line in run.stderr.splitlines() if "does not answer" in line]
+        assert len(notices) == 1, run.stderr
+        assert "GCS" not in run.stderr  # none of Ray's retry warnings
+        assert run.stdout.startswith("1 videos ok, 0 failed"), run.stdout
+        assert seconds < 60
+    finally:
+        for process in _ray_processes(ray_tmpdir):  # the fresh Ray exits with the run; this is only a safety net
+            process.kill()
