@@ -51,7 +51,7 @@ class BlazeFaceSpec:
     # alarm more on the title card: fill 0.8 found 276, 0.6 raised the title card's false alarms from 2 frames to 6.
     # Faces up to 3/4 of the frame (dev photos cut to the box + 25%) it boxes as on the second look (median sides
     # within 0.4%), so ``too_close`` leaves them, and every far face, to the first look; 0.7 to 0.8 gave answers
-    # within a photo and a clip of each other. Measured by benchmarks/detectors.py and README, "Face detector".
+    # within a photo and a clip of each other. Measured by benchmarks/detectors.py; docs/accuracy.md, "Face detector".
     second_look_fill: float | None = None
     too_close: float = 0.75
 
