@@ -16,8 +16,8 @@ The crop's grey levels are the classifier's business: the model equalizes every 
 ``input_normalization``, ``fervid.model.normalize``), which is what FER2013's faces went through. Until crop version
 3, every crop was first finished by ``match_fer2013`` (contrast and detail raised to FER2013's median), which was
 compensating for that missing equalization without knowing it; with the model equalizing, the finishing made the
-dev photos worse (190 of 280 against 199 without it, clips alike: docs/accuracy.md, "Accuracy on real video"), so it is kept
-only as a measured alternative for ``benchmarks/video_accuracy.py``.
+dev photos worse (190 of 280 against 199 without it, clips alike: docs/accuracy.md, "Accuracy on real video"), so
+it is kept only as a measured alternative for ``benchmarks/video_accuracy.py``.
 """
 
 from __future__ import annotations

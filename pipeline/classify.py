@@ -34,8 +34,9 @@ class EmotionActor:
 
         ``batch_size``: faces per engine call (None: the engine's own). ``engine`` and ``gpu`` choose the engine
         (``fervid.model.predict.make_classifier``: ``auto`` is LiteRT int8 unless the actor holds a GPU).
-        ``tflite_bytes``: the artifact's int8 twin, for ``litert-int8``; without it the actor looks for one (``fervid.model.tflite``) and, finding none, converts the artifact itself with
-        TensorFlow. ``num_threads``: LiteRT's threads (default: every CPU the actor may use).
+        ``tflite_bytes``: the artifact's int8 twin, for ``litert-int8``; without it the actor looks for one
+        (``fervid.model.tflite``) and, finding none, converts the artifact itself with TensorFlow. ``num_threads``:
+        LiteRT's threads (default: every CPU the actor may use).
         """
         # Heavy imports here, in the actor process, never in the driver's module scope.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -48,8 +48,8 @@ def prepare(timelines: pd.DataFrame, window_s: float = 0.5, tracks: TrackConfig 
 class Evidence:
     """How much of a face a track needs behind it before fervid answers for it (and a video, through its tracks).
 
-    Measured on the sample and dev clips (docs/accuracy.md, "Answers need evidence"): every track of a face in view was seen
-    for 0.67 s or more, while the title card's two false detections lasted 0.08 s and the stage clip's fragments
+    Measured on the sample and dev clips (docs/accuracy.md, "Answers need evidence"): every track of a face in view
+    was seen for 0.67 s or more, while the title card's two false detections lasted 0.08 s and the stage clip's fragments
     (faces half turned or passing) 0.03-0.40 s. A detector-score floor does not separate them: the false
     detections scored 0.52-0.54, within the range of real faces' lowest scores (0.50-0.55 in half the dev clips).
     """
