@@ -172,12 +172,9 @@ def connect(address: str | None) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False  # fervid prints its own progress line
 
 
-def _classifier_pool(configured: int | None) -> tuple[int, float, int]:
-    """(actors, GPUs per actor, LiteRT threads per actor): one actor per GPU, else one per 4 CPUs, each with its
-    share of the CPUs as threads."""
-    import ray
-
-    resources = ray.cluster_resources()
+def _classifier_pool(configured: int | None, resources: dict) -> tuple[int, float, int]:
+    """(actors, GPUs per actor, LiteRT threads per actor) for the cluster's ``resources``: one actor per GPU, else
+    one per 4 CPUs, each with its share of the CPUs as threads."""
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     actors = configured or (gpus if gpus else max(1, cpus // 4))
     return actors, 1.0 if gpus else 0.0, max(1, cpus // actors)
@@ -235,7 +232,8 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     from .timeline import Collector
 
     connect(config.address)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    resources = ray.cluster_resources()  # one look: planning, packing and the classifier pool agree on it
+    cpus = int(resources.get("CPU", 1))
     # Planning opens every file: a few videos per Ray task (fewer round trips), enough tasks to use every core.
     per_plan = max(1, min(32, math.ceil(len(todo) / (4 * cpus))))
     plan = ray.remote(num_cpus=1)(plan_videos)
@@ -245,7 +243,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     # Short videos share a detect task, up to a range's worth of frames, but leave at least two tasks per core.
     short_frames = sum(max(1, task["frames_declared"]) for task in tasks if task["ranges"] == 1)
     packs = pack_tasks(tasks, max(1, min(config.frames_per_range, math.ceil(short_frames / (2 * cpus)))))
-    actors, gpus, threads = _classifier_pool(config.classifier_actors)
+    actors, gpus, threads = _classifier_pool(config.classifier_actors, resources)
     engine = resolve_engine(config.engine, gpu=gpus > 0)
     output.engine = engine
     # The model files travel to the actors by reference (see EmotionActor); the int8 twin is made here, once, so

@@ -145,11 +145,8 @@ class _Run:
         metadata = pq.read_schema(path).metadata or {}
         prepared = prepare(timelines, config.smooth_s, TrackConfig(max_gap_s=config.max_gap_s))
         prepared = prepared.sort_values(["video_id", TRACK_COLUMN, "timestamp_s"], kind="stable", ignore_index=True)
-        if prepared.empty:  # every video failed or showed no face: summary's groupby-joins need a row
-            tracks = segments = per_video = pd.DataFrame(columns=["video_id", TRACK_COLUMN])
-        else:
-            tracks, segments = track_summary(prepared, videos), emotion_segments(prepared, videos)
-            per_video = video_summary(prepared, videos)
+        tracks, segments = track_summary(prepared, videos), emotion_segments(prepared, videos)
+        per_video = video_summary(prepared, videos)
         run = cls(path=path, prepared=prepared, videos=videos, tracks=tracks, per_video=per_video.set_index("video_id"),
                   segments=segments,
                   settings=json.loads(metadata.get(SETTINGS_KEY, b"{}")),
