@@ -2,11 +2,13 @@
 close faces made from the dev material (faces found, ms per frame, right answers), which face sizes each finds,
 and BlazeFace through LiteRT (the product) against the same files through ``cv2.dnn`` (how fervid ran them before).
 
-Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines] [--fills 0.8,0.6]
+Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines]
+                                    [--looks full:0.7,full:0.5 ...]
      (about 10 minutes on 2 idle cores; the close-face material is made on the first run)
 
-Every detector of ``DETECTORS``, and the default as it was before it had a second look at frames without a face or
-with one too close (``blazeface-full, one look``), side by side in one process; frames are decoded before timing,
+Every detector of ``DETECTORS``, and the default as it was before it had closer looks at frames without a face or
+with one too close (``blazeface-full, one look``) and before its short-range look (``blazeface-full, two looks``),
+side by side in one process; frames are decoded before timing,
 so only detection is timed. The engine comparison alternates the engines over ``ROUNDS`` rounds and reports
 medians; the two engines share the input (``blazeface_input``), the decoding, the threshold and NMS
 (``fervid.pipeline.detect``); only the network differs.
@@ -16,7 +18,8 @@ dev clips (``labelled-video``, 12 clips) cut to the face box of the default dete
 a photo; for a clip one box, the median of its frames' best boxes) grown by 0%, 10% and 25% on every side, written
 once into ``--cache`` (default ``$FERVID_CACHE/close-faces-v1``; photos as PNG, clips as lossless FFV1 ``.mkv``),
 each set with a ``labels.csv``, so ``fervid evaluate --videos CACHE/photos-cut-00/labels.csv`` scores it through the
-product too. Answers go through the product's path: ``find_faces`` (the detector's boxes cut with its FRAMING,
+product too. Beside them, as face-cropped datasets ship faces (SFEW 2.0's aligned faces: 143x181, the face filling
+the image), ``ENLARGED_PER_CLASS`` FER2013 val faces a class enlarged to ``ENLARGED_SIZE`` (``fer2013-enlarged``). Answers go through the product's path: ``find_faces`` (the detector's boxes cut with its FRAMING,
 level, finished), the int8 classifier, and ``video_answers`` (share of frames, smoothed 0.5 s), the answer of
 ``fervid evaluate --videos``.
 """
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from fervid.model.labels import FER2013_LABELS
-from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, BlazeFaceDetector, blazeface_anchors,
+from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, BlazeFaceDetector, Look, blazeface_anchors,
                                     blazeface_input, clip_boxes, decode_blazeface, find_faces, make_detector,
                                     tflite_path)
 from fervid.pipeline.sources import list_videos
@@ -46,7 +49,9 @@ from video_accuracy import decode  # noqa: E402  (frames and times, opened as th
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 ROUNDS = 3
 CUT_MARGINS = (0.0, 0.10, 0.25)  # around the face box, a share of its width and height on every side
-BEFORE = "blazeface-full, one look"  # the default as it was: no second look (BlazeFaceSpec.second_look_fill)
+BEFORE = "blazeface-full, one look"  # the default as it was: no closer look (BlazeFaceSpec.closer_looks)
+TWO_LOOKS = "blazeface-full, two looks"  # the default before its short-range look
+ENLARGED_PER_CLASS, ENLARGED_SIZE, ENLARGED_SEED = 15, (144, 180), 7
 SMOOTH_S = 0.5  # as fervid evaluate --videos
 # The framings table: face box height / the frame's shorter side; frames landscape (16:9), square (a face-cropped
 # dataset) and portrait (a phone held upright); every 4th dev photo, so Haar's rows take a minute, not four.
@@ -88,13 +93,24 @@ def share_with_faces(found: list) -> float:
     return sum(len(boxes) > 0 for boxes, _, _ in found) / len(found)
 
 
-def detectors(fills: tuple[float, ...] = ()) -> dict:
-    """Every detector by name, after the default as it was before its second look; then the default with its second
-    look at each of ``fills`` (``BlazeFaceSpec.second_look_fill``), to compare."""
-    found = {BEFORE: BlazeFaceDetector("blazeface-full", second_look=False)} | {n: make_detector(n) for n in DETECTORS}
-    for fill in fills:
-        found[f"blazeface-full, second look at fill {fill}"] = detector = BlazeFaceDetector("blazeface-full")
-        detector.second_look_fill = fill
+def parse_looks(text: str) -> tuple[Look, ...]:
+    """``full:0.7,short:0.8`` -> closer looks of blazeface-full then blazeface-short at those fills."""
+    looks = []
+    for item in text.split(","):
+        model, fill = item.split(":")
+        looks.append(Look(f"blazeface-{model}", float(fill)))
+    return tuple(looks)
+
+
+def detectors(variants: tuple[str, ...] = ()) -> dict:
+    """Every detector by name, after the default as it was before its closer looks and before its short-range look;
+    then the default with each of ``variants`` as its closer looks (``parse_looks``), to compare."""
+    full = BLAZEFACE["blazeface-full"]
+    found = {BEFORE: BlazeFaceDetector("blazeface-full", closer_looks=False),
+             TWO_LOOKS: BlazeFaceDetector("blazeface-full", closer_looks=full.closer_looks[:1])}
+    found |= {name: make_detector(name) for name in DETECTORS}
+    for variant in variants:
+        found[f"blazeface-full, closer looks {variant}"] = BlazeFaceDetector("blazeface-full", parse_looks(variant))
     return found
 
 
@@ -145,7 +161,7 @@ def make_close_faces(cache: Path) -> None:
     if not wanted:
         return
     print(f"making the close-face material in {cache} (once)", file=sys.stderr)
-    reference = BlazeFaceDetector("blazeface-full", second_look=False)  # today's box on the full image
+    reference = BlazeFaceDetector("blazeface-full", closer_looks=False)  # the first look's box on the full image
     for kind, folder in (("photos", DATA / "labelled-faces"), ("clips", DATA / "labelled-video")):
         items = []
         for row in pd.read_csv(folder / "labels.csv").itertuples():
@@ -158,6 +174,21 @@ def make_close_faces(cache: Path) -> None:
             write_set(cache / f"{kind}-cut-{round(100 * margin):02d}",
                       [(stem, label, [cut(f, box, margin) for f in frames], fps)
                        for stem, label, frames, box, fps in items])
+
+
+def make_enlarged_faces(cache: Path) -> None:
+    """``fer2013-enlarged`` under ``cache``, unless it is there: ``ENLARGED_PER_CLASS`` FER2013 val faces of each
+    label (drawn with ``ENLARGED_SEED``) enlarged to ``ENLARGED_SIZE``, saved as PNG."""
+    folder = cache / "fer2013-enlarged"
+    if folder.is_dir():
+        return
+    rng, rows = np.random.default_rng(ENLARGED_SEED), []
+    for label in FER2013_LABELS:
+        files = sorted((DATA / "fer2013" / "val" / label).glob("*.jpg"))
+        for path in rng.choice(files, ENLARGED_PER_CLASS, replace=False):
+            gray = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), ENLARGED_SIZE, interpolation=cv2.INTER_CUBIC)
+            rows.append((f"{label}_{path.stem}", label, [cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)], 0.0))
+    write_set(folder, rows)
 
 
 def load_set(folder: Path) -> list[tuple[str, str, list[np.ndarray], list[float]]]:
@@ -195,14 +226,14 @@ def answers(name: str, items: list, found: list[list], classifier) -> pd.Series:
     return video_answers(prepare(timeline, SMOOTH_S))
 
 
-def close_faces(sets: dict[str, list], classifier, fills: tuple[float, ...]) -> None:
+def close_faces(sets: dict[str, list], classifier, variants: tuple[str, ...]) -> None:
     """Faces found (photos: share of photos with a face; clips: share of frames), right answers, ms per frame."""
     print("\nClose faces. found: share of photos (clips: of frames) with a face; right: answers right (no face = "
           "wrong); ms/frame over every set")
     print("| detector | " + " | ".join(f"{name} found / right" for name in sets) + " | ms/frame | x before |")
     print("| --- |" + " --- |" * (len(sets) + 2))
     speeds = {}
-    for name, detector in detectors(fills).items():
+    for name, detector in detectors(variants).items():
         found, speeds[name] = run(detector, {set_name: [f for item in items for f in item[2]]
                                              for set_name, items in sets.items()})
         cells = []
@@ -225,11 +256,11 @@ def placed(photo: np.ndarray, box: np.ndarray, face_share: float, size: tuple[in
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def framings(photos: list, fills: tuple[float, ...]) -> None:
+def framings(photos: list, variants: tuple[str, ...]) -> None:
     """Which face sizes each detector finds: dev photos placed in landscape, square and portrait frames, the face box
     at each share of the frame's shorter side (1.0: the face fills the frame's height, or its width)."""
     photos = photos[::FRAMING_PHOTOS_EVERY]
-    reference = BlazeFaceDetector("blazeface-full", second_look=False)
+    reference = BlazeFaceDetector("blazeface-full", closer_looks=False)
     boxes = [best_box(reference.detect(frames[0])) for _, _, frames, _ in photos]
     print(f"\nFramings covered: share of {len(photos)} dev photos (every {FRAMING_PHOTOS_EVERY}th) with a face found, "
           "the face box placed at this share of the frame's shorter side")
@@ -238,17 +269,17 @@ def framings(photos: list, fills: tuple[float, ...]) -> None:
     for width, height in FRAME_SIZES:
         frames = {share: [placed(p[2][0], box, share, (width, height)) for p, box in zip(photos, boxes)]
                   for share in FACE_SHARES}
-        for name, detector in detectors(fills).items():
+        for name, detector in detectors(variants).items():
             found, _ = run(detector, frames)
             print(f"| {name} | {width}x{height} | " + " | ".join(f"{share_with_faces(f):.2f}" for f in found) + " |")
 
 
-def sample_clips(clips: dict[str, list], fills: tuple[float, ...]) -> None:
+def sample_clips(clips: dict[str, list], variants: tuple[str, ...]) -> None:
     print("Sample clips: share of frames with a face (no_face_title_card: false alarms)")
     print("| detector | " + " | ".join(clips) + " | ms/frame | x before |")
     print("| --- |" + " --- |" * (len(clips) + 2))
     speeds = {}
-    for name, detector in detectors(fills).items():
+    for name, detector in detectors(variants).items():
         found, speeds[name] = run(detector, clips)
         print(f"| {name} | " + " | ".join(f"{share_with_faces(f):.3f}" for f in found)
               + f" | {speeds[name]:.2f} | {speeds[name] / speeds[BEFORE]:.2f}x |")
@@ -260,7 +291,7 @@ def engines(clips: dict[str, list]) -> None:
     cv2.setNumThreads(1)  # one thread, as the product's LiteRT interpreters (after the Haar rows: it uses threads)
     for name in BLAZEFACE:
         # Rounds that alternate the engines, so a change in the machine's speed (a shared host) hits both alike.
-        rounds = [(run(Cv2DnnBlazeFace(name), clips)[1], run(BlazeFaceDetector(name, second_look=False), clips)[1])
+        rounds = [(run(Cv2DnnBlazeFace(name), clips)[1], run(BlazeFaceDetector(name, closer_looks=False), clips)[1])
                   for _ in range(ROUNDS)]
         old, new = (float(np.median(times)) for times in zip(*rounds))
         ratio = float(np.median([lite / dnn for dnn, lite in rounds]))
@@ -275,20 +306,23 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=DATA / "videos", help="the sample clips")
     parser.add_argument("--cache", type=Path, default=None, help="close-face material (made once)")
     parser.add_argument("--skip-engines", action="store_true", help="leave out cv2.dnn against LiteRT")
-    parser.add_argument("--fills", default="", help="comma-separated second-look fills to compare, e.g. 0.8,0.6")
+    parser.add_argument("--looks", action="append", default=[],
+                        help="closer looks of the default to compare, e.g. full:0.7,full:0.5 (repeatable)")
     args = parser.parse_args()
-    fills = tuple(float(fill) for fill in args.fills.split(",") if fill)
+    variants = tuple(args.looks)
     cache = args.cache or cache_dir() / "close-faces-v1"
 
     clips = {Path(path).name: decode(Path(path))[0] for path in list_videos([args.videos])}
-    sample_clips(clips, fills)
+    sample_clips(clips, variants)
     make_close_faces(cache)
+    make_enlarged_faces(cache)
     sets = {"photos": load_set(DATA / "labelled-faces")}
     sets |= {f"photos cut {round(100 * m)}%": load_set(cache / f"photos-cut-{round(100 * m):02d}") for m in CUT_MARGINS}
+    sets["fer2013-enlarged"] = load_set(cache / "fer2013-enlarged")
     sets["clips"] = load_set(DATA / "labelled-video")
     sets |= {f"clips cut {round(100 * m)}%": load_set(cache / f"clips-cut-{round(100 * m):02d}") for m in CUT_MARGINS}
-    close_faces(sets, make_classifier(None, "litert-int8"), fills)
-    framings(sets["photos"], fills)
+    close_faces(sets, make_classifier(None, "litert-int8"), variants)
+    framings(sets["photos"], variants)
     if not args.skip_engines:
         engines(clips)
 

@@ -9,8 +9,9 @@ Three detectors, chosen by name (``DETECTORS``):
 - ``haar``: the paper's OpenCV ``haarcascade_frontalface_default.xml``. It has no score; ``det_score`` is 1.0.
 
 Full-range BlazeFace on its own misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where
-it finds no face, or one too close, ``blazeface-full`` looks again at the frame zoomed out
-(``BlazeFaceSpec.second_look_fill``): it finds faces from a tenth of the frame's shorter side to the whole frame.
+it finds no face, or one too close, ``blazeface-full`` looks again at the frame zoomed out, and then with the
+short-range model (``BlazeFaceSpec.closer_looks``): it finds faces from a tenth of the frame's shorter side to the
+whole frame.
 
 BlazeFace also finds six keypoints per face (eyes, nose tip, mouth, ear tragions): ``detector.detect(frame)``
 returns them beside the boxes; calling the detector returns boxes and scores only.
@@ -36,6 +37,15 @@ DEFAULT_DETECTOR = "blazeface-full"
 
 
 @dataclass(frozen=True)
+class Look:
+    """One pass of a BlazeFace model (a key of ``BLAZEFACE``) over the frame centred in a black square, so that the
+    frame fills ``fill`` of the model's input (``blazeface_input``)."""
+
+    model: str
+    fill: float = 1.0
+
+
+@dataclass(frozen=True)
 class BlazeFaceSpec:
     """One MediaPipe SSD anchor layout (``SsdAnchorsCalculator`` options of the MediaPipe graph)."""
 
@@ -44,23 +54,26 @@ class BlazeFaceSpec:
     strides: tuple[int, ...]  # one feature map per stride
     anchors_per_cell: tuple[int, ...]  # the same length as strides
     # Where the first look finds no face, or a face too close for it (box side > ``too_close`` x the frame's longer
-    # side), a second look with the frame centred in a black square of its longer side / ``second_look_fill`` (None:
-    # no second look); its faces are kept if it finds any. Full-range BlazeFace misses most faces that fill its input
-    # (it finds 61 of 280 dev photos cut to the face box) and boxes those it finds about 5% too large (dev photos cut
-    # to the box + 10%); zoomed out so that they fill 70% of the input or less, it finds all 280, with no false
-    # alarm more on the title card: fill 0.8 found 276, 0.6 raised the title card's false alarms from 2 frames to 6.
-    # Faces up to 3/4 of the frame (dev photos cut to the box + 25%) it boxes as on the second look (median sides
-    # within 0.4%), so ``too_close`` leaves them, and every far face, to the first look; 0.7 to 0.8 gave answers
-    # within a photo and a clip of each other. Measured by benchmarks/detectors.py; docs/accuracy.md, "Face detector".
-    second_look_fill: float | None = None
+    # side), these looks in turn, until one finds a face: its faces are kept (none found: the first look's).
+    closer_looks: tuple[Look, ...] = ()
     too_close: float = 0.75
 
 
 BLAZEFACE = {
     # 16x16 cells x 2 + 8x8 x 6 = 896 anchors.
     "blazeface-short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2)),
-    # 48x48 cells x 1 = 2304 anchors.
-    "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,), second_look_fill=0.7),
+    # 48x48 cells x 1 = 2304 anchors. Full-range BlazeFace misses most faces that fill its input (61 of the 280 dev
+    # photos cut to the face box) and boxes those it finds about 5% too large (cut to the box + 10%). Zoomed out so
+    # that they fill 70% of its input, it finds all 280, with no false alarm more on the title card (fill 0.8 found
+    # 276; 0.6 raised the title card's false alarms from 2 frames to 6). Faces up to 3/4 of the frame (cut to the
+    # box + 25%) it boxes as on the second look (median sides within 0.4%), so ``too_close`` leaves them, and every
+    # far face, to the first look. Face-cropped datasets frame faces tighter still and from further off angles:
+    # of 105 FER2013 val faces enlarged to 144x180 the two full-range looks find 54; a third look by the
+    # short-range model (trained on close faces) at fill 0.8 finds 99, with no false alarm more on the title card
+    # (a fill-0.5 full-range look instead: 89, and false alarms in 12 frames of 95). benchmarks/detectors.py;
+    # docs/accuracy.md, "Face detector".
+    "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,),
+                                    closer_looks=(Look("blazeface-full", 0.7), Look("blazeface-short", 0.8))),
 }
 # (left, top, right, bottom) margins, each a share of the box's width or height, that grow a detector's box to the
 # frame of a FER2013 face: measured per detector by benchmarks/crop_margin.py (the median box on FER2013 val
@@ -113,7 +126,7 @@ def blazeface_input(frame_bgr: np.ndarray, size: int, fill: float = 1.0) -> tupl
     left corner (x, y).
 
     ``fill == 1``: the frame at the top left of a square of its longer side. ``fill < 1``: the frame centred in a
-    square of its longer side / ``fill`` (the second look, ``BlazeFaceSpec.second_look_fill``), so a face that fills
+    square of its longer side / ``fill`` (``BlazeFaceSpec.closer_looks``), so a face that fills
     the frame fills that share of the model's input. One warp takes the frame straight into the small square, as
     MediaPipe's CPU image-to-tensor step does; padding the full-size frame first and then resizing gave the same
     pixels (at most 1 grey level apart) but cost 5x as much on a 1080p frame (0.57 against 0.11 ms).
@@ -156,19 +169,14 @@ def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.
     return boxes[kept].astype(np.float32), scores[kept].astype(np.float32), keypoints[kept].astype(np.float32)
 
 
-class BlazeFaceDetector:
-    """MediaPipe's BlazeFace run by LiteRT with XNNPACK on one thread: detection runs as one task per video, and
-    the videos, not the threads, keep the cores busy.
+class BlazeFaceNetwork:
+    """One BlazeFace model run by LiteRT with XNNPACK on one thread: detection runs as one task per video, and the
+    videos, not the threads, keep the cores busy."""
 
-    ``second_look=False`` keeps to the first look even where the model has a second one (how ``blazeface-full``
-    found faces before it had one; ``benchmarks/detectors.py`` compares both).
-    """
-
-    def __init__(self, name: str, second_look: bool = True):
+    def __init__(self, name: str):
         from ai_edge_litert.interpreter import Interpreter
 
         self.spec = BLAZEFACE[name]
-        self.second_look_fill = self.spec.second_look_fill if second_look else None
         path = tflite_path(self.spec.file_name)
         self.interpreter = Interpreter(model_path=str(path), num_threads=1)
         self.interpreter.allocate_tensors()
@@ -188,6 +196,31 @@ class BlazeFaceDetector:
                               f" Received {shapes}")
         self.boxes_index, self.scores_index = outputs[16], outputs[1]
 
+    def look(self, frame_bgr: np.ndarray, fill: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass over the frame placed as ``blazeface_input`` places it with ``fill``."""
+        rgb, side, corner = blazeface_input(frame_bgr, self.spec.input_size, fill)
+        # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
+        self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
+        self.interpreter.invoke()
+        raw_boxes = self.interpreter.get_tensor(self.boxes_index)[0]
+        raw_scores = self.interpreter.get_tensor(self.scores_index)[0, :, 0]
+        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side, corner)
+
+
+class BlazeFaceDetector:
+    """A BlazeFace model's look at the frame, then its ``closer_looks`` where that finds no face or one too close.
+
+    ``closer_looks=False`` keeps to the first look (how ``blazeface-full`` found faces before it had closer looks;
+    ``benchmarks/detectors.py`` compares both); a tuple of ``Look`` replaces the spec's (to compare others).
+    """
+
+    def __init__(self, name: str, closer_looks: bool | tuple[Look, ...] = True):
+        self.name, self.spec = name, BLAZEFACE[name]
+        self.closer_looks = self.spec.closer_looks if closer_looks is True else tuple(closer_looks or ())
+        models = dict.fromkeys([name, *(look.model for look in self.closer_looks)])  # each loaded once
+        self.networks = {model: BlazeFaceNetwork(model) for model in models}
+        self.first = self.networks[name]
+
     def __call__(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4) as x, y, w, h in frame pixels and scores (N,)."""
         boxes, scores, _ = self.detect(frame_bgr)
@@ -196,26 +229,26 @@ class BlazeFaceDetector:
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels.
 
-        The second look runs only where the first finds no face or one too close (``BlazeFaceSpec``), so a frame
+        The closer looks run only where the first finds no face or one too close (``BlazeFaceSpec``), so a frame
         whose faces are not close keeps exactly the faces of the first look, and costs one look.
         """
-        found = self.look(frame_bgr, 1.0)
+        found = self.first.look(frame_bgr)
         boxes, side = found[0], max(frame_bgr.shape[:2])
-        if self.second_look_fill and (not len(boxes) or boxes[:, 2:].max() > self.spec.too_close * side):
-            again = self.look(frame_bgr, self.second_look_fill)
+        if len(boxes) and boxes[:, 2:].max() <= self.spec.too_close * side:
+            return found
+        for look in self.closer_looks:
+            again = self.look(frame_bgr, look)
             if len(again[0]):
                 return again
         return found
 
-    def look(self, frame_bgr: np.ndarray, fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One pass of the model over the frame placed as ``blazeface_input`` places it with ``fill``."""
-        rgb, side, corner = blazeface_input(frame_bgr, self.spec.input_size, fill)
-        # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
-        self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
-        self.interpreter.invoke()
-        raw_boxes = self.interpreter.get_tensor(self.boxes_index)[0]
-        raw_scores = self.interpreter.get_tensor(self.scores_index)[0, :, 0]
-        return decode_blazeface(raw_boxes, raw_scores, self.anchors, self.spec.input_size, side, corner)
+    def look(self, frame_bgr: np.ndarray, look: Look) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One ``Look`` at the frame, whatever the first look found. Another model's boxes come back as this
+        model's would frame the same face, so one FRAMING cuts every look's faces alike."""
+        boxes, scores, keypoints = self.networks[look.model].look(frame_bgr, look.fill)
+        if look.model != self.name:
+            boxes = reframe(boxes, FRAMING[look.model], FRAMING[self.name])
+        return boxes, scores, keypoints
 
 
 class HaarDetector:
@@ -251,6 +284,18 @@ def make_detector(name: str):
     if name in BLAZEFACE:
         return BlazeFaceDetector(name)
     raise FervidError(f"unknown detector {name!r}; expected one of {', '.join(DETECTORS)}")
+
+
+def reframe(boxes: np.ndarray, given: Margins, wanted: Margins) -> np.ndarray:
+    """Boxes (N, 4) x, y, w, h of a detector whose FRAMING is ``given``, as the boxes that cut the same FER2013
+    frame with the margins ``wanted``."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    (gl, gt, gr, gb), (wl, wt, wr, wb) = given, wanted
+    width = boxes[:, 2] * (1 + gl + gr) / (1 + wl + wr)
+    height = boxes[:, 3] * (1 + gt + gb) / (1 + wt + wb)
+    x = boxes[:, 0] - gl * boxes[:, 2] + wl * width
+    y = boxes[:, 1] - gt * boxes[:, 3] + wt * height
+    return np.stack([x, y, width, height], axis=1).astype(np.float32)
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int, margins: float | Margins = 0.0) -> np.ndarray:
