@@ -1,6 +1,7 @@
 """Throughput of ``fervid analyze`` against a plain single-process loop and the decode-only floor.
 
 Run: python benchmarks/analyze.py [--frames 10000 | --quick] [--height 1080] [--model PATH.keras] [--detector NAME]
+                                  [--detect-every 2,3,4] [--skip-before]
 
 Builds a folder of symlinks that repeats the sample clips until it holds at least ``--frames`` frames, then in
 this one process tree measures, each over the same videos:
@@ -9,7 +10,9 @@ this one process tree measures, each over the same videos:
 3. ``fervid.pipeline.job.analyze``, the library call behind the CLI, on a local Ray (its start-up is timed
    apart and reported both ways; the classifier actors' start-up is inside);
 4. the same call as it ran before LiteRT: BlazeFace through ``cv2.dnn`` (``detectors.Cv2DnnBlazeFace``, put into
-   the Ray workers by a setup hook) and the TensorFlow engine.
+   the Ray workers by a setup hook) and the TensorFlow engine (``--skip-before`` leaves it out);
+5. with ``--detect-every K,...``: the same call with the detector on every K-th frame, faces carried between
+   (``fervid.pipeline.keyframes``), against 3.
 ``--height 1080`` first re-encodes each clip scaled up to that height (MPEG-4 Part 2, the encoder OpenCV's wheel
 has), for the frame sizes of real recordings: the sample clips are 336-540 pixels high.
 Peak memory is the largest resident set seen while a stage runs, for Ray summed over every process under this
@@ -152,6 +155,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, help="Re-encode the clips at this height first (e.g. 1080).")
     parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
+    parser.add_argument("--detect-every", default="", help="Comma-separated K: also analyze detecting every K-th frame.")
+    parser.add_argument("--skip-before", action="store_true", help="Leave out analyze as it ran before LiteRT.")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -174,9 +179,16 @@ def main() -> None:
         started = time.perf_counter()
         connect(config.address)  # timed apart: a fixed cost, which a long workload or a running cluster amortises
         ray_start = time.perf_counter() - started
+        if args.detect_every:  # the first run in a fresh Ray is slower (workers import, helper actors start): not
+            analyze(paths[:2], folder / "warm-up.parquet", config)  # against the runs compared with it
         ray_run = measure("fervid analyze (Ray)", lambda: analyze(paths, folder / "out.parquet", config).frames)
+        carried = {}
+        for every in (int(k) for k in args.detect_every.split(",") if k):
+            every_k = replace(config, detect_every=every)
+            carried[every] = measure(f"analyze --detect-every {every}",
+                                     lambda: analyze(paths, folder / f"every{every}.parquet", every_k).frames)
         before = None
-        if args.detector in ("blazeface-full", "blazeface-short"):
+        if args.detector in ("blazeface-full", "blazeface-short") and not args.skip_before:
             import ray
 
             ray.shutdown()
@@ -188,6 +200,9 @@ def main() -> None:
     print(f"analyze / loop {ray_run['fps'] / loop['fps']:.2f}x ({with_start / loop['fps']:.2f}x with Ray start-up; "
           f"target >= 1.0); analyze / fer package {ray_run['fps'] / FER_PACKAGE_FPS:.2f}x (target >= 3); "
           f"analyze / decode floor {ray_run['fps'] / floor['fps']:.2f}")
+    for every, row in carried.items():
+        print(f"analyze --detect-every {every} / analyze {row['fps'] / ray_run['fps']:.2f}x "
+              f"(decode floor {row['fps'] / floor['fps']:.2f})")
     if before:
         print(f"analyze / analyze as before (cv2.dnn BlazeFace, TensorFlow engine) "
               f"{ray_run['fps'] / before['fps']:.2f}x (target >= 1.8)")

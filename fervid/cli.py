@@ -145,6 +145,8 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
 @click.option("--detector", type=DETECTOR_CHOICES, default="blazeface-full", show_default=True,
               help="With --videos: the face detector.")
 @click.option("--fps", "sample_fps", type=float, help="With --videos: analyse this many frames per second.")
+@click.option("--detect-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --videos: run the detector on every K-th analysed frame, faces carried between.")
 @click.option("--smooth", "smooth_s", type=float, default=0.5, show_default=True,
               help="With --videos: smoothing window over each face track before the answer, seconds (as summarize).")
 @click.option("--min-seen", "min_seen_s", type=float, default=0.5, show_default=True,
@@ -155,8 +157,8 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix to this PNG.")
 @friendly_errors
-def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, smooth_s, min_seen_s, address, engine,
-             images, as_json, png):
+def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, detect_every, smooth_s, min_seen_s,
+             address, engine, images, as_json, png):
     """Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled faces (--data) or of
     fervid's per-video answer on labelled videos (--videos)."""
     if (data is None) == (labels_csv is None):
@@ -166,8 +168,8 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
         from fervid.pipeline.job import AnalyzeConfig
         from fervid.pipeline.summary import Evidence
 
-        config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, mirror=mirror,
-                               address=address, engine=engine)
+        config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps,
+                               detect_every=detect_every, mirror=mirror, address=address, engine=engine)
         with progress_on_terminal() as show:
             report = evaluate_videos(labels_csv, config, smooth_s=smooth_s, evidence=Evidence(min_seconds=min_seen_s),
                                      progress=show)
@@ -193,6 +195,8 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
 @click.option("--detector", type=DETECTOR_CHOICES, default="blazeface-full", show_default=True, help="Face detector.")
 @click.option("--fps", "sample_fps", type=float, help="Analyse this many frames per second; default: every frame.")
+@click.option("--detect-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run the detector on every K-th analysed frame and carry faces to the frames between (faster).")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Faces per classifier call.")
 @click.option("--mirror", is_flag=True, help="Average each face with its mirror image (slower, a little more accurate).")
 @click.option("--smooth", "smooth_s", type=float, default=0.0, show_default=True,
@@ -202,8 +206,8 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
 @click.option("--resume", is_flag=True, help="Keep the videos OUT (or an interrupted run) finished; do the rest.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 @friendly_errors
-def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, smooth_s, engine, address, resume,
-            overwrite):
+def analyze(paths, out, model_path, detector, sample_fps, detect_every, batch_size, mirror, smooth_s, engine, address,
+            resume, overwrite):
     """Per-frame, per-face emotion timelines for videos and folders of videos (PATHS: files, folders, URIs).
 
     Exit status: 0 when every video was analysed (a damaged file whose first part decodes is analysed that far,
@@ -211,8 +215,8 @@ def analyze(paths, out, model_path, detector, sample_fps, batch_size, mirror, sm
     """
     from fervid.pipeline.job import AnalyzeConfig, analyze as run_analysis
 
-    config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps, batch_size=batch_size,
-                           mirror=mirror, smooth_s=smooth_s, engine=engine, address=address, resume=resume,
+    config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps,
+                           detect_every=detect_every, batch_size=batch_size, mirror=mirror, smooth_s=smooth_s, engine=engine, address=address, resume=resume,
                            overwrite=overwrite)
     with progress_on_terminal() as show:
         summary = run_analysis(paths, out, config, progress=show)

@@ -115,7 +115,7 @@ def _summary_row(task: dict, summary: dict) -> dict[str, np.ndarray]:
 
 
 def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: float | None,
-                 margins: tuple[float, float, float, float]) -> Iterator[dict[str, np.ndarray]]:
+                 margins: tuple[float, float, float, float], detect_every: int = 1) -> Iterator[dict[str, np.ndarray]]:
     """``map_batches`` UDF over range tasks (a pack of them per batch): yields each range's face-crop rows, then its
     summary, range after range."""
     for row in range(len(batch["video_path"])):
@@ -126,7 +126,7 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
                        last_timestamp_s=None, error=task["error"] or None)
         if not summary["error"]:
             try:
-                yield from _faces_in_range(task, summary, detector, sample_fps, margins)
+                yield from _faces_in_range(task, summary, detector, sample_fps, margins, detect_every)
             # A bad input must not stop the other videos; the error is reported in its videos-table row (and
             # the driver drops any face rows the range yielded before failing).
             except Exception as error:  # noqa: BLE001
@@ -136,19 +136,21 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
 
 
 def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: float | None,
-                    margins: tuple[float, float, float, float]) -> Iterator[dict[str, np.ndarray]]:
+                    margins: tuple[float, float, float, float], detect_every: int) -> Iterator[dict[str, np.ndarray]]:
     """Face rows of one range in chunks of about ``FLUSH_FACES``; counts frames into ``summary`` as it goes."""
-    from .detect import find_faces
+    from .detect import cut_faces
+    from .keyframes import detections_per_frame
 
     detector, pending, pending_faces = cached_detector(detector_name), [], 0
     with local_file(task["video_path"]) as local:
-        for frame in read_range(local, task["start_s"], task["stop_s"], task["fps"], sample_fps):
+        frames = read_range(local, task["start_s"], task["stop_s"], task["fps"], sample_fps)
+        for frame, detections in detections_per_frame(frames, detector.detect, detect_every):
             summary["frames"] += 1
             summary["last_timestamp_s"] = frame.timestamp_s
-            if frame.image is None:
+            if detections is None:
                 continue  # outside the --fps sample: counted, not analysed
             summary["analyzed"] += 1
-            faces = find_faces(frame.image, detector, margins)
+            faces = cut_faces(frame.image, detections, margins)
             if len(faces.boxes):
                 summary["with_faces"] += 1
                 pending.append((frame.index, frame.timestamp_s, faces))

@@ -345,10 +345,17 @@ def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Fac
     The crops' grey levels are left as they are: the classifier brings every face to its model's input
     normalization (``fervid.model.normalize``; the shipped model equalizes), as it does FER2013's own faces.
     """
+    return cut_faces(frame_bgr, detector.detect(frame_bgr), margins)
+
+
+def cut_faces(frame_bgr: np.ndarray, detections: tuple[np.ndarray, np.ndarray, np.ndarray],
+              margins: float | Margins) -> Faces:
+    """``find_faces`` for detections already made (boxes, scores, keypoints in frame pixels), e.g. carried from
+    the frames around it (``fervid.pipeline.keyframes``)."""
     from .align import level_crops
 
     height, width = frame_bgr.shape[:2]
-    raw, scores, keypoints = detector.detect(frame_bgr)
+    raw, scores, keypoints = detections
     boxes = clip_boxes(raw, width, height)
     visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the padded square
     order = np.lexsort((boxes[visible, 1], boxes[visible, 0]))

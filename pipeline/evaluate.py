@@ -112,7 +112,8 @@ def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: s
                   mean_recall=round(float(np.mean(recalls)), 4) if recalls else 0.0,
                   unanswered=len(scored) - len(answered), not_scored=len(clips) - len(scored),
                   data=str(labels_csv), model=config.model_path or "shipped default", detector=config.detector,
-                  sample_fps=config.sample_fps, mirror=config.mirror, smooth_s=smooth_s, answer=method,
+                  sample_fps=config.sample_fps, detect_every=config.detect_every, mirror=config.mirror,
+                  smooth_s=smooth_s, answer=method,
                   answer_faces=faces, min_seen_s=evidence.min_seconds, clips=clips)
     return report
 

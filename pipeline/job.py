@@ -32,6 +32,8 @@ class AnalyzeConfig:
     engine: str = "auto"
     detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (docs/accuracy.md, "Face detector")
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
+    # Run the detector on every K-th analysed frame and carry faces to the frames between (fervid.pipeline.keyframes).
+    detect_every: int = 1
     # Faces per classifier call (Ray Data's batch); TensorFlow pads each call to this size (one compiled graph),
     # LiteRT runs it in interpreter calls of 64.
     batch_size: int = 256
@@ -59,6 +61,8 @@ class AnalyzeConfig:
             raise FervidError(f"--fps must be a positive number of frames per second; received {self.sample_fps}")
         if self.classifier_cpus == 1:
             raise FervidError("classifier_cpus=1 would let Ray Data fuse detection into the classifier actors")
+        if not (isinstance(self.detect_every, int) and self.detect_every >= 1):
+            raise FervidError(f"--detect-every must be a whole number of frames, 1 or more; received {self.detect_every}")
         if self.batch_size < 1 or self.frames_per_range < 1:
             raise FervidError(f"batch size and frames per range must be positive; received {self.batch_size}, "
                               f"{self.frames_per_range}")
@@ -196,8 +200,8 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     started = time.perf_counter()
     model = resolve_model(config.model_path)
     videos = list_videos(paths)
-    settings = dict(detector=config.detector, sample_fps=config.sample_fps, margins=list(config.crop_margins),
-                    smooth_s=config.smooth_s, mirror=config.mirror, engine=config.engine, crop=CROP_VERSION,
+    settings = dict(detector=config.detector, sample_fps=config.sample_fps, detect_every=config.detect_every,
+                    margins=list(config.crop_margins), smooth_s=config.smooth_s, mirror=config.mirror, engine=config.engine, crop=CROP_VERSION,
                     model=fingerprint(str(model)))
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
     todo = sorted(set(videos) - output.done())
@@ -257,7 +261,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
         ray.data.from_arrow([pa.Table.from_pylist(pack) for pack in packs])
         .map_batches(detect_range, batch_size=None, num_cpus=1,
                      fn_kwargs=dict(detector=config.detector, sample_fps=config.sample_fps,
-                                    margins=config.crop_margins))
+                                    margins=config.crop_margins, detect_every=config.detect_every))
         .map_batches(EmotionActor, batch_size=config.batch_size, num_gpus=gpus, num_cpus=config.classifier_cpus,
                      fn_constructor_kwargs=dict(model_bytes=ray.put(model.read_bytes()), tflite_bytes=twin,
                                                 batch_size=engine_batch, model_name=model.name,

@@ -240,6 +240,8 @@ class _Page:
         rows = [("analysed", f"{made:%Y-%m-%d %H:%M} UTC (the timelines file's time)"),
                 ("detector", settings.get("detector")),
                 ("frames analysed", f"{sample_fps:g} a second (--fps)" if sample_fps else "every frame"),
+                ("faces detected", f"every {settings['detect_every']} analysed frames, carried between (--detect-every)"
+                                   if settings.get("detect_every", 1) > 1 else "in every analysed frame"),
                 ("crop", f"version {settings.get('crop')}, margins {settings.get('margins')}"),
                 ("classifier engine", f"{settings.get('engine')} (ran: {run.engine or 'not recorded'})"
                  + (", mirrored" if settings.get("mirror") else "")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from fervid.cli import main
 from fervid.errors import FervidError
 from fervid.pipeline.job import AnalyzeConfig, AnalyzeSummary, analyze
+from fervid.pipeline.output import SETTINGS_KEY
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
 from fervid.pipeline.summary import prepare, video_verdicts
@@ -148,6 +150,23 @@ def test_a_split_video_gives_the_rows_of_one_pass(run, videos, untrained_model, 
             AnalyzeConfig(model_path=str(untrained_model), sample_fps=SAMPLE_FPS, frames_per_range=10_000))
     split = timeline[timeline["clip"] == "face_then_no_face.mov"].drop(columns="clip").reset_index(drop=True)
     pd.testing.assert_frame_equal(pd.read_parquet(whole), split)
+
+
+def test_detecting_every_third_frame_gives_every_frame_its_faces(run, videos, untrained_model, tmp_path):
+    """--detect-every 3 on a split video: the same frames with a face (carried across range ends too), boxes on the
+    detected ones, the setting recorded."""
+    _, _, timeline, _ = run
+    out = tmp_path / "every3.parquet"
+    analyze([videos / "woman_talking.mp4"], out, AnalyzeConfig(model_path=str(untrained_model), sample_fps=SAMPLE_FPS,
+                                                               frames_per_range=150, detect_every=3))
+    carried = pd.read_parquet(out)
+    detected = timeline[timeline["clip"] == "woman_talking.mp4"]
+    assert carried.frame_index.tolist() == detected.frame_index.tolist()  # one face in every analysed frame
+    offsets = (carried[["x", "y", "w", "h"]].to_numpy() - detected[["x", "y", "w", "h"]].to_numpy())
+    assert np.median(np.abs(offsets)) <= 2 and np.abs(offsets).max() < 0.2 * detected.w.min()
+    assert json.loads(pq.read_schema(out).metadata[SETTINGS_KEY])["detect_every"] == 3
+    with pytest.raises(FervidError, match="--detect-every"):
+        AnalyzeConfig(detect_every=0)
 
 
 def test_bad_files_become_error_rows_and_good_ones_complete(videos, untrained_model, ray_session, tmp_path):

@@ -1,0 +1,148 @@
+"""Detection on every K-th frame (``--detect-every K``) against detecting every frame: the same faces, where they are,
+the answers, the tracks and the detector's time.
+
+Run: python benchmarks/keyframes.py [--every 2,3,4,6]   (about 5 minutes on 2 idle cores)
+
+Over the sample clips and the dev clips (``labelled-video``), decoded once, in one process:
+- *faces kept*: of the faces found by detecting every frame, the share with a carried face on the same frame
+  (IoU >= 0.5); *extra*: carried faces with no detected face there, per 100 detected;
+- *IoU*: median and 5th percentile of the best overlap of each detected face with the carried ones;
+- *tracks*: ``assign_tracks`` over the sample clips' rows: tracks, and tracks shorter than 0.5 s (fragments);
+- *dev clips right*: the answer of ``fervid evaluate --videos`` (crops cut by the product's ``cut_faces``, int8
+  classifier, share of frames smoothed 0.5 s) on the 12 dev clips, and how many answers changed;
+- *pasted faces*: ``benchmarks/tracks.py``'s clips with known identities (faces crossing, leaving, hidden):
+  fragments and switches of the tracks;
+- *detector ms/frame*: the detector's time over every frame (the rest of the pipeline costs the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
+from fervid.pipeline.keyframes import box_iou, detections_per_frame
+from fervid.pipeline.sources import list_videos
+from fervid.pipeline.track_eval import LONG_GAP, SCENARIOS, score_tracks
+from fervid.pipeline.tracks import assign_tracks
+from fervid.pipeline.video import Frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detectors import DATA, answers, load_set  # noqa: E402
+from tracks import FPS, face_crops, write_clip  # noqa: E402
+from video_accuracy import decode  # noqa: E402
+
+SHORT_TRACK_S = 0.5
+
+
+class Timed:
+    """The detector, timing its calls."""
+
+    def __init__(self, detector):
+        self.detector, self.seconds = detector, 0.0
+
+    def __call__(self, image):
+        started = time.perf_counter()
+        found = self.detector.detect(image)
+        self.seconds += time.perf_counter() - started
+        return found
+
+
+def carried(detect, images: list[np.ndarray], times: list[float], every: int) -> list:
+    frames = [Frame(i, t, image) for i, (image, t) in enumerate(zip(images, times))]
+    return [found for _, found in detections_per_frame(frames, detect, every)]
+
+
+def rows(name: str, images: list, times: list, found: list) -> pd.DataFrame:
+    """Timeline-like rows of one clip's faces (as ``cut_faces`` clips and orders them)."""
+    parts = []
+    for index, (image, detections) in enumerate(zip(images, found)):
+        boxes = cut_faces(image, detections, FRAMING[DEFAULT_DETECTOR]).boxes
+        parts += [dict(video_id=name, frame_index=index, timestamp_s=times[index], x=x, y=y, w=w, h=h)
+                  for x, y, w, h in boxes]
+    return pd.DataFrame(parts, columns=["video_id", "frame_index", "timestamp_s", "x", "y", "w", "h"])
+
+
+def compare(reference: list[list], given: list[list]) -> dict:
+    """Faces kept, extra faces, IoU of detected faces with carried ones (over every clip's frames)."""
+    best, extra, total = [], 0, 0
+    for clip_reference, clip_given in zip(reference, given):
+        for (ref_boxes, *_), (boxes, *_) in zip(clip_reference, clip_given):
+            iou = box_iou(ref_boxes, boxes)
+            best += list(iou.max(axis=1)) if iou.size else [0.0] * len(ref_boxes)
+            extra += int((iou.max(axis=0) < 0.5).sum()) if iou.size else len(boxes)
+            total += len(ref_boxes)
+    best = np.array(best)
+    return dict(kept=float((best >= 0.5).mean()), extra=100 * extra / max(total, 1),
+                median=float(np.median(best)), p5=float(np.percentile(best, 5)))
+
+
+def pasted_tracks(every: int, detector, crops) -> tuple[int, int]:
+    """Fragments and switches over benchmarks/tracks.py's pasted-face clips."""
+    fragments = switches = 0
+    with tempfile.TemporaryDirectory() as temporary:
+        for number, faces in enumerate({**SCENARIOS, "one-second gap": LONG_GAP}.values()):
+            clip = Path(temporary) / f"{number}.mp4"
+            write_clip(clip, faces, crops)
+            images, _ = decode(clip)
+            times = [i / FPS for i in range(len(images))]
+            table = rows("clip", images, times, carried(detector.detect, images, times, every))
+            truth = []
+            for row in table.itertuples():
+                centre = np.array([row.x + row.w / 2, row.y + row.h / 2])
+                distance = [np.linalg.norm(centre - np.add(f.centre, np.multiply(f.velocity, row.timestamp_s
+                                                                                     - f.start_s))) / f.size
+                            if f.start_s <= row.timestamp_s < f.end_s else np.inf for f in faces]
+                truth.append(int(np.argmin(distance)) if min(distance) < 0.5 else -1)
+            table["true_id"] = truth
+            score = score_tracks(assign_tracks(table[table["true_id"] >= 0]))
+            fragments, switches = fragments + score.fragments, switches + score.switches
+    return fragments, switches
+
+
+def main() -> None:
+    from fervid.model.predict import make_classifier
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", default="2,3,4,6", help="comma-separated K to compare with K = 1")
+    args = parser.parse_args()
+    settings = [1, *(int(k) for k in args.every.split(","))]
+
+    detector, classifier = make_detector(DEFAULT_DETECTOR), make_classifier(None, "litert-int8")
+    sample = {Path(p).name: decode(Path(p)) for p in list_videos([DATA / "videos"])}
+    dev = load_set(DATA / "labelled-video")
+    crops = face_crops(DATA / "videos", detector)
+    print(f"{len(sample)} sample clips ({sum(len(f) for f, _ in sample.values())} frames), {len(dev)} dev clips "
+          f"({sum(len(item[2]) for item in dev)} frames)")
+    print("| detect every | faces kept | extra per 100 | IoU median / 5th pct | sample tracks (< 0.5 s) "
+          "| dev clips right (changed) | pasted faces: fragments / switches | detector ms/frame |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    reference = None
+    for every in settings:
+        timed = Timed(detector)
+        found_sample = [carried(timed, images, times, every) for images, times in sample.values()]
+        found_dev = [carried(timed, item[2], item[3], every) for item in dev]
+        frames = sum(len(f) for f in found_sample) + sum(len(f) for f in found_dev)
+        tracked = pd.concat([assign_tracks(rows(name, images, times, found)) for (name, (images, times)), found
+                             in zip(sample.items(), found_sample)])
+        lengths = tracked.groupby(["video_id", "track_id"])["timestamp_s"].agg(lambda t: t.max() - t.min())
+        given = answers(DEFAULT_DETECTOR, dev, found_dev, classifier)
+        if reference is None:
+            reference = dict(found=found_sample + found_dev, answers=given)
+        overlap = compare(reference["found"], found_sample + found_dev)
+        right = sum(given.get(file) == label for file, label, *_ in dev)
+        changed = sum(given.get(file) != reference["answers"].get(file) for file, *_ in dev)
+        fragments, switches = pasted_tracks(every, detector, crops)
+        print(f"| {every} | {overlap['kept']:.4f} | {overlap['extra']:.2f} | {overlap['median']:.3f} / "
+              f"{overlap['p5']:.3f} | {len(lengths)} ({int((lengths < SHORT_TRACK_S).sum())}) | {right} of {len(dev)} "
+              f"({changed}) | {fragments} / {switches} | {1000 * timed.seconds / frames:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
