@@ -12,6 +12,16 @@ from fervid.model.predict import EmotionClassifier
 FACES = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
 
 
+def replace_metadata(path, text: str) -> None:
+    """Rewrite the artifact with ``text`` as its fervid.json, unchecked (``write_info`` refuses bad metadata)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist() if name != "fervid.json"}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+        archive.writestr("fervid.json", text)
+
+
 def test_a_saved_artifact_reloads_and_predicts_identically(untrained_model):
     model, info = load_artifact(untrained_model)
     assert info.labels == FER2013_LABELS and info.input_size == 48
@@ -67,8 +77,7 @@ def test_a_plain_keras_file_without_metadata_is_refused(tmp_path):
 def test_label_count_must_match_the_output_layer(tmp_path, untrained_model):
     wrong = tmp_path / "wrong_labels.keras"
     wrong.write_bytes(untrained_model.read_bytes())
-    with zipfile.ZipFile(wrong, "a") as archive:
-        archive.writestr("fervid.json", ArtifactInfo(labels=tuple("abcdefghi"), network=NetworkConfig(9)).to_json())
+    replace_metadata(wrong, ArtifactInfo(labels=tuple("abcdefghi"), network=NetworkConfig(9)).to_json())
     with pytest.raises(FervidError, match="outputs 7 classes but the file lists 9 labels"):
         load_artifact(wrong)
 
@@ -139,12 +148,7 @@ def test_a_format_1_file_without_the_field_is_read_as_equalized(tmp_path, untrai
     info = json.loads(ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig()).to_json())
     del info["input_normalization"]
     info["format"] = 1
-    with zipfile.ZipFile(old) as archive:
-        members = {name: archive.read(name) for name in archive.namelist() if name != "fervid.json"}
-    with zipfile.ZipFile(old, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-        archive.writestr("fervid.json", json.dumps(info))
+    replace_metadata(old, json.dumps(info))
     assert read_info(old).input_normalization == "equalized"  # every fervid model before format 2 learnt those
     write_info(old, ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig(), input_normalization="raw"))
     assert read_info(old).input_normalization == "raw" and load_artifact(old)[0].count_params() == 4_478_727
@@ -157,7 +161,6 @@ def test_an_unknown_input_normalization_is_refused_naming_the_file(tmp_path, unt
     bad.write_bytes(untrained_model.read_bytes())
     info = json.loads(read_info(untrained_model).to_json())
     info["input_normalization"] = "clahe"
-    with zipfile.ZipFile(bad, "a") as archive:
-        archive.writestr("fervid.json", json.dumps(info))  # a second entry: the last one is read
+    replace_metadata(bad, json.dumps(info))
     with pytest.raises(FervidError, match="bad.keras: fervid.json is invalid.*input normalization must be one of"):
         read_info(bad)
