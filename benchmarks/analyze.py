@@ -217,8 +217,10 @@ def start_ray_with_cv2_dnn() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import detectors
+    import video_accuracy
 
-    cloudpickle.register_pickle_by_value(detectors)  # the workers cannot import benchmarks/
+    for module in (detectors, video_accuracy):  # the workers cannot import benchmarks/ (detectors imports the other)
+        cloudpickle.register_pickle_by_value(module)
 
     def use_cv2_dnn() -> None:
         import fervid.pipeline.detect as detect
