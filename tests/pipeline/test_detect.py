@@ -139,7 +139,7 @@ def test_closer_looks_leave_frames_with_a_face_as_the_first_look_found_them(vide
 @pytest.mark.parametrize("face", ["angry/PublicTest_25439815.jpg", "happy/PublicTest_20450943.jpg"])
 def test_a_tightly_cropped_dataset_face_is_found_by_the_short_range_look(fer2013, face):
     """A FER2013 face enlarged to 144x180, as face-cropped datasets ship them (SFEW's aligned faces are 143x181):
-    both full-range looks miss it (as 51 of 105 such faces in benchmarks/detectors.py); the short-range look
+    both full-range looks miss it (as 63 of the 105 such faces of benchmarks/detectors.py); the short-range look
     finds one face about the size of the image."""
     gray = cv2.imread(str(fer2013 / "val" / face), cv2.IMREAD_GRAYSCALE)
     close = cv2.cvtColor(cv2.resize(gray, (144, 180), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
