@@ -27,7 +27,7 @@ from fervid.errors import FervidError
 
 from .schema import EMOTION_COLUMNS, SMOOTH_COLUMNS
 from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
-from .tables import frame_step_s, require_columns
+from .tables import frame_step_s, one_copy_per_video, require_columns
 from .tracks import TRACK_COLUMN, TrackConfig, assign_tracks, ensure_tracks
 
 SHARE_COLUMNS: tuple[str, ...] = tuple(f"share_{name}" for name in EMOTION_COLUMNS)
@@ -40,6 +40,7 @@ def prepare(timelines: pd.DataFrame, window_s: float = 0.5, tracks: TrackConfig 
     ``tracks=None`` keeps the ids ``fervid analyze`` wrote (computing default ones for a table without them); a
     ``TrackConfig`` links the faces again with those settings, so ``--max-gap`` means the same on any table.
     """
+    timelines = one_copy_per_video(timelines)
     tracked = ensure_tracks(timelines) if tracks is None else assign_tracks(timelines, tracks)
     return smooth(tracked, window_s)
 
@@ -80,7 +81,9 @@ def _with_seconds(prepared: pd.DataFrame, videos: pd.DataFrame | None) -> pd.Dat
     rows = prepared.assign(row_s=prepared["video_id"].map(steps).fillna(0.0).astype(np.float64))
     seen_until = (rows["timestamp_s"] + rows["row_s"]).groupby(rows["video_id"]).max()
     if videos is not None and "duration_s" in videos:
-        durations = videos.dropna(subset=["video_id"]).set_index("video_id")["duration_s"].dropna()
+        # Copies of a file share one video_id and one duration (``one_copy_per_video``).
+        durations = videos.dropna(subset=["video_id"]).drop_duplicates("video_id").set_index("video_id")["duration_s"]
+        durations = durations.dropna()
         seen_until = durations.reindex(seen_until.index).fillna(seen_until)
     return rows.assign(video_s=rows["video_id"].map(seen_until).astype(np.float64))
 

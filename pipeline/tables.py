@@ -48,6 +48,13 @@ def read_videos(timelines_path: str | os.PathLike) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
+def one_copy_per_video(timelines: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one path per ``video_id``. Copies of a file share its id (a content hash) and get the same rows, so
+    the summaries, keyed by ``video_id``, count the video once (the first path in sort order stands for it)."""
+    first_path = timelines.groupby("video_id")["video_path"].transform("min")
+    return timelines[timelines["video_path"] == first_path]
+
+
 def frame_step_s(timelines: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.Series:
     """Seconds each timeline row stands for, per video_id: the spacing of analysed frames.
 

@@ -52,6 +52,19 @@ def test_the_same_emotion_in_two_tracks_is_two_segments():
     assert len(emotion_segments(prepare(rows, window_s=0))) == 2
 
 
+def test_copies_of_one_file_are_summarized_once():
+    """Two paths with the same content share a video_id and get the same rows: one video, seen once (a FER2013
+    folder holds identical faces; before, the videos table's repeated id crashed every summary)."""
+    rows = face(["happy", "happy", "sad"])
+    copies = pd.concat([rows, rows.assign(video_path="/videos/copy/v.mp4")])
+    videos = pd.DataFrame({"video_id": ["v", "v"], "video_path": ["/videos/v.mp4", "/videos/copy/v.mp4"],
+                           "duration_s": [0.3, 0.3], "frames_analyzed": [3, 3]})
+    summary = video_summary(prepare(copies, window_s=0), videos)
+    assert summary[["video_path", "tracks", "dominant"]].values.tolist() == [["/videos/copy/v.mp4", 1, "happy"]]
+    assert summary["face_seconds"].iloc[0] == pytest.approx(0.3)
+    assert video_verdicts(prepare(copies, window_s=0), videos)["dominant"].tolist() == ["happy"]
+
+
 def test_the_videos_table_sets_the_frame_step_after_sampling():
     # --fps 2 on a 30 fps clip: rows 0.5 s apart; the videos table says 4 analysed frames over 2 s.
     rows = face(["happy", "happy"], step_s=0.5)
