@@ -155,7 +155,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, help="Re-encode the clips at this height first (e.g. 1080).")
     parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
-    parser.add_argument("--detect-every", default="", help="Comma-separated K: also analyze detecting every K-th frame.")
+    parser.add_argument("--detect-every", default="",
+                        help="Comma-separated K: also analyze detecting every K-th frame.")
     parser.add_argument("--skip-before", action="store_true", help="Leave out analyze as it ran before LiteRT.")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -19,8 +19,9 @@ a photo; for a clip one box, the median of its frames' best boxes) grown by 0%, 
 once into ``--cache`` (default ``$FERVID_CACHE/close-faces-v1``; photos as PNG, clips as lossless FFV1 ``.mkv``),
 each set with a ``labels.csv``, so ``fervid evaluate --videos CACHE/photos-cut-00/labels.csv`` scores it through the
 product too. Beside them, as face-cropped datasets ship faces (SFEW 2.0's aligned faces: 143x181, the face filling
-the image), ``ENLARGED_PER_CLASS`` FER2013 val faces a class enlarged to ``ENLARGED_SIZE`` (``fer2013-enlarged``). Answers go through the product's path: ``find_faces`` (the detector's boxes cut with its FRAMING,
-level, finished), the int8 classifier, and ``video_answers`` (share of frames, smoothed 0.5 s), the answer of
+the image), ``ENLARGED_PER_CLASS`` FER2013 val faces a class enlarged to ``ENLARGED_SIZE`` (``fer2013-enlarged``).
+Answers go through the product's path: ``cut_faces`` (the detector's boxes cut with its FRAMING, turned level),
+the int8 classifier, and ``video_answers`` (share of frames, smoothed 0.5 s), the answer of
 ``fervid evaluate --videos``.
 """
 
@@ -37,7 +38,7 @@ import pandas as pd
 
 from fervid.model.labels import FER2013_LABELS
 from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, BlazeFaceDetector, Look, blazeface_anchors,
-                                    blazeface_input, clip_boxes, decode_blazeface, find_faces, make_detector,
+                                    blazeface_input, clip_boxes, cut_faces, decode_blazeface, make_detector,
                                     tflite_path)
 from fervid.pipeline.sources import list_videos
 from fervid.pipeline.summary import prepare, video_answers
@@ -197,22 +198,12 @@ def load_set(folder: Path) -> list[tuple[str, str, list[np.ndarray], list[float]
     return [(row.file, row.label, *decode(folder / row.file)) for row in rows]
 
 
-class Recorded:
-    """A detector that gives back detections already made, so ``find_faces`` cuts the timed detections."""
-
-    def __init__(self, found):
-        self.found = found
-
-    def detect(self, _frame):
-        return self.found
-
-
 def answers(name: str, items: list, found: list[list], classifier) -> pd.Series:
     """Each file's answer as ``fervid evaluate --videos`` gives it (files without a face are missing)."""
     tables, crops = [], []
     for (file, _, frames, times), per_frame in zip(items, found):
         for index, (frame, detections) in enumerate(zip(frames, per_frame)):
-            faces = find_faces(frame, Recorded(detections), framing(name))
+            faces = cut_faces(frame, detections, framing(name))
             if len(faces.boxes):
                 crops.append(faces.crops)
                 tables.append(pd.DataFrame(dict(

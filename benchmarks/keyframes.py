@@ -35,7 +35,7 @@ from fervid.pipeline.video import Frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detectors import DATA, answers, load_set  # noqa: E402
-from tracks import FPS, face_crops, write_clip  # noqa: E402
+from tracks import FPS, face_crops, true_id, write_clip  # noqa: E402
 from video_accuracy import decode  # noqa: E402
 
 SHORT_TRACK_S = 0.5
@@ -93,14 +93,8 @@ def pasted_tracks(every: int, detector, crops) -> tuple[int, int]:
             images, _ = decode(clip)
             times = [i / FPS for i in range(len(images))]
             table = rows("clip", images, times, carried(detector.detect, images, times, every))
-            truth = []
-            for row in table.itertuples():
-                centre = np.array([row.x + row.w / 2, row.y + row.h / 2])
-                distance = [np.linalg.norm(centre - np.add(f.centre, np.multiply(f.velocity, row.timestamp_s
-                                                                                     - f.start_s))) / f.size
-                            if f.start_s <= row.timestamp_s < f.end_s else np.inf for f in faces]
-                truth.append(int(np.argmin(distance)) if min(distance) < 0.5 else -1)
-            table["true_id"] = truth
+            table["true_id"] = [true_id(faces, row.timestamp_s, (row.x, row.y, row.w, row.h))
+                                for row in table.itertuples()]
             score = score_tracks(assign_tracks(table[table["true_id"] >= 0]))
             fragments, switches = fragments + score.fragments, switches + score.switches
     return fragments, switches

@@ -70,6 +70,15 @@ def write_clip(path: Path, faces: list[SyntheticFace], crops: list[np.ndarray], 
     writer.release()
 
 
+def true_id(faces: list[SyntheticFace], time_s: float, box) -> int:
+    """The pasted face nearest a detected box at ``time_s`` (within half its size), or -1."""
+    x, y, w, h = box
+    centre = np.array([x + w / 2, y + h / 2])
+    distance = [np.linalg.norm(centre - np.add(face.centre, np.multiply(face.velocity, time_s - face.start_s)))
+                / face.size if face.start_s <= time_s < face.end_s else np.inf for face in faces]
+    return int(np.argmin(distance)) if min(distance) < 0.5 else -1
+
+
 def detect_and_label(path: Path, faces: list[SyntheticFace], detector) -> pd.DataFrame:
     """Detector rows for the clip, each with the pasted face nearest it as ``true_id`` (-1: none near)."""
     capture, rows, frame_index = cv2.VideoCapture(str(path)), [], 0
@@ -79,11 +88,8 @@ def detect_and_label(path: Path, faces: list[SyntheticFace], detector) -> pd.Dat
             break
         time_s = frame_index / FPS
         for x, y, w, h in find_faces(image, detector, 0.0).boxes:
-            centre = np.array([x + w / 2, y + h / 2])
-            truth = [np.linalg.norm(centre - np.add(face.centre, np.multiply(face.velocity, time_s - face.start_s)))
-                     / face.size if face.start_s <= time_s < face.end_s else np.inf for face in faces]
             rows.append(dict(video_id=path.stem, frame_index=frame_index, timestamp_s=time_s, x=x, y=y, w=w, h=h,
-                             true_id=int(np.argmin(truth)) if min(truth) < 0.5 else -1))
+                             true_id=true_id(faces, time_s, (x, y, w, h))))
         frame_index += 1
     capture.release()
     return pd.DataFrame(rows)

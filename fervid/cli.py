@@ -216,8 +216,8 @@ def analyze(paths, out, model_path, detector, sample_fps, detect_every, batch_si
     from fervid.pipeline.job import AnalyzeConfig, analyze as run_analysis
 
     config = AnalyzeConfig(model_path=model_path, detector=detector, sample_fps=sample_fps,
-                           detect_every=detect_every, batch_size=batch_size, mirror=mirror, smooth_s=smooth_s, engine=engine, address=address, resume=resume,
-                           overwrite=overwrite)
+                           detect_every=detect_every, batch_size=batch_size, mirror=mirror, smooth_s=smooth_s,
+                           engine=engine, address=address, resume=resume, overwrite=overwrite)
     with progress_on_terminal() as show:
         summary = run_analysis(paths, out, config, progress=show)
     click.echo(summary.line())

@@ -113,8 +113,7 @@ def _report(clips: list[dict], config: AnalyzeConfig, smooth_s: float, method: s
                   unanswered=len(scored) - len(answered), not_scored=len(clips) - len(scored),
                   data=str(labels_csv), model=config.model_path or "shipped default", detector=config.detector,
                   sample_fps=config.sample_fps, detect_every=config.detect_every, mirror=config.mirror,
-                  smooth_s=smooth_s, answer=method,
-                  answer_faces=faces, min_seen_s=evidence.min_seconds, clips=clips)
+                  smooth_s=smooth_s, answer=method, answer_faces=faces, min_seen_s=evidence.min_seconds, clips=clips)
     return report
 
 

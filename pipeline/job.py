@@ -62,7 +62,8 @@ class AnalyzeConfig:
         if self.classifier_cpus == 1:
             raise FervidError("classifier_cpus=1 would let Ray Data fuse detection into the classifier actors")
         if not (isinstance(self.detect_every, int) and self.detect_every >= 1):
-            raise FervidError(f"--detect-every must be a whole number of frames, 1 or more; received {self.detect_every}")
+            raise FervidError(f"--detect-every must be a whole number of frames, 1 or more; received "
+                              f"{self.detect_every}")
         if self.batch_size < 1 or self.frames_per_range < 1:
             raise FervidError(f"batch size and frames per range must be positive; received {self.batch_size}, "
                               f"{self.frames_per_range}")
@@ -201,8 +202,8 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     model = resolve_model(config.model_path)
     videos = list_videos(paths)
     settings = dict(detector=config.detector, sample_fps=config.sample_fps, detect_every=config.detect_every,
-                    margins=list(config.crop_margins), smooth_s=config.smooth_s, mirror=config.mirror, engine=config.engine, crop=CROP_VERSION,
-                    model=fingerprint(str(model)))
+                    margins=list(config.crop_margins), smooth_s=config.smooth_s, mirror=config.mirror,
+                    engine=config.engine, crop=CROP_VERSION, model=fingerprint(str(model)))
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
     todo = sorted(set(videos) - output.done())
     frames = 0

@@ -66,10 +66,6 @@ def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray],
                          every: int = 1) -> Iterator[tuple[Frame, Detections | None]]:
     """Each frame, in order, with its faces: ``detect``'s on keyframes, carried (``between``) on the analysed frames
     between, None on frames outside the ``--fps`` sample (no image)."""
-    if every == 1:
-        for frame in frames:
-            yield frame, None if frame.image is None else detect(frame.image)
-        return
     last: Detections | None = None  # the last keyframe's faces
     waiting: list[Frame] = []  # frames after it, not given yet
     analysed = 0
@@ -87,8 +83,8 @@ def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray],
         end = images[-1]
         found = detect(waiting[end].image)
         yield from _carried(waiting[:end], last, found)
-        waiting = waiting[end:]
-        yield waiting.pop(0), found
+        yield waiting[end], found
+        waiting = waiting[end + 1:]
     yield from ((frame, None) for frame in waiting)
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from fervid.errors import FervidError
 from fervid.pipeline.detect import (BLAZEFACE, DEFAULT_DETECTOR, DETECTORS, FRAMING, KEYPOINTS, BlazeFaceDetector,
-                                    Look, blazeface_anchors, blazeface_input, clip_boxes, find_faces, make_detector, reframe)
+                                    Look, blazeface_anchors, blazeface_input, clip_boxes, find_faces, make_detector,
+                                    reframe)
 
 
 def first_frame(path, index=0):
