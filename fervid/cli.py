@@ -15,6 +15,7 @@ import click
 
 from fervid import __version__
 from fervid.errors import FervidError
+from fervid.model.artifact import SHIPPED_MODELS
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing a user can act on.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -88,7 +89,8 @@ def main():
               help="The val figure whose best epoch the artifact keeps.")
 @images_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
-@click.option("--init-from", type=click.Path(dir_okay=False), help="Start from a trained artifact (new label sets).")
+@click.option("--init-from", metavar="NAME|PATH",
+              help="Start from a trained artifact or a shipped model's name (new label sets, fine-tunes).")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Ray Train data-parallel workers; 0 trains in this process.")
 @click.option("--gpus-per-worker", type=float, default=0, show_default=True, help="GPUs per Ray Train worker.")
@@ -127,6 +129,8 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
 
 
 DETECTOR_CHOICES = click.Choice(["blazeface-full", "blazeface-short", "haar"])
+MODEL_HELP = (f"A model file (.keras), or a shipped model by name ({', '.join(SHIPPED_MODELS)}); "
+              f"default: {SHIPPED_MODELS[0]}.")
 # The classifier engine (fervid.model.predict.ENGINES), shared by analyze and evaluate so users can measure each.
 engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow", "litert-int8"]), default="auto",
                              show_default=True, help="Classifier engine: auto = the int8 model on LiteRT on CPUs, "
@@ -138,7 +142,7 @@ engine_option = click.option("--engine", type=click.Choice(["auto", "tensorflow"
 @click.option("--videos", "labels_csv", type=click.Path(dir_okay=False),
               help="Instead of --data: a CSV of labelled videos or photos (columns file, label; paths relative to "
                    "it), each run through the whole analysis and scored on its per-video answer.")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
+@click.option("--model", "model_path", metavar="NAME|PATH", help=MODEL_HELP)
 @click.option("--usage", type=click.Choice(["Training", "PublicTest", "PrivateTest"]),
               help="With fer2013.csv: score only the rows of this split.")
 @click.option("--mirror", is_flag=True, help="Average each face with its mirror image (test-time augmentation).")
@@ -192,7 +196,7 @@ def evaluate(data, labels_csv, model_path, usage, mirror, detector, sample_fps, 
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Timeline Parquet file to write (the videos table goes beside it as OUT.videos.parquet).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Artifact; default: the shipped model.")
+@click.option("--model", "model_path", metavar="NAME|PATH", help=MODEL_HELP)
 @click.option("--detector", type=DETECTOR_CHOICES, default="blazeface-full", show_default=True, help="Face detector.")
 @click.option("--fps", "sample_fps", type=float, help="Analyse this many frames per second; default: every frame.")
 @click.option("--detect-every", type=click.IntRange(min=1), default=1, show_default=True,

@@ -26,7 +26,10 @@ METADATA_NAME = "fervid.json"
 # it learnt the equalized FER2013 copies (the shared data, the common Kaggle image-folder layout), and fed
 # unequalized faces such a model loses 3-4 points (FINDINGS.md), so "raw" would have kept the skew it is here to end.
 FORMAT_VERSION = 2
-DEFAULT_MODEL_NAME = "fer2013.keras"
+# The models inside the package, by the name `--model` and `--init-from` take (the file fervid/models/<name>.keras);
+# the first is the default. One so far: fer2013 (v2), trained on FER2013's labels. The fine-tunes on FER+'s votes
+# did not beat it on the real clips and photos (MODEL_CARD.md); one that does would join it here by name.
+SHIPPED_MODELS = ("fer2013",)
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,22 @@ class ArtifactInfo:
                    input_normalization=data.get("input_normalization", "equalized"))  # format 1: see FORMAT_VERSION
 
 
-def default_model_path() -> Path:
-    """The model shipped inside the package, or a clear error while there is none."""
-    path = Path(str(resources.files("fervid") / "models" / DEFAULT_MODEL_NAME))
+def find_model(model: str | os.PathLike | None = None) -> Path:
+    """The artifact ``model`` means: None for the default shipped model, a shipped model's name, else a path."""
+    if model is None:
+        model = SHIPPED_MODELS[0]
+    if str(model) not in SHIPPED_MODELS:
+        return Path(model)
+    path = Path(str(resources.files("fervid") / "models" / f"{model}.keras"))
     if not path.is_file():
-        raise FervidError("fervid has no shipped default model in this install; pass --model PATH.keras "
-                          "(train one with `fervid train`)")
+        raise FervidError(f"this install of fervid lacks its shipped model {model!r} ({path}); reinstall fervid or "
+                          "pass --model PATH.keras (train one with `fervid train`)")
     return path
+
+
+def default_model_path() -> Path:
+    """The default model shipped inside the package, or a clear error while there is none."""
+    return find_model(None)
 
 
 def save_artifact(model, path: str | os.PathLike, info: ArtifactInfo) -> Path:
@@ -166,11 +178,11 @@ def check_artifact(path: str | os.PathLike) -> ArtifactInfo:
 def load_artifact(path: str | os.PathLike | None = None):
     """Return ``(keras_model, ArtifactInfo)``, checked: 48x48x1 input, one output per label, safe mode.
 
-    ``path=None`` loads the shipped default model.
+    ``path``: as :func:`find_model` takes it (None: the shipped default model).
     """
     import keras
 
-    path = Path(path) if path is not None else default_model_path()
+    path = find_model(path)
     info = read_info(path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -109,10 +109,10 @@ class LiteRTClassifier(Classifier):
                  mirror: bool = False, batch_size: int = 64, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        from .artifact import default_model_path, read_info
+        from .artifact import find_model, read_info
         from .tflite import ensure_tflite
 
-        path = Path(model_path) if model_path is not None else default_model_path()
+        path = find_model(model_path)
         self.info = read_info(path)
         self.labels = self.info.labels
         self.mirror = mirror

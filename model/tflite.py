@@ -91,9 +91,9 @@ def ensure_tflite(model_path: str | os.PathLike | None = None) -> Path:
 
     A driver calls this before starting classifier actors, so conversion (and TensorFlow) happens once, there.
     """
-    from .artifact import default_model_path, read_info
+    from .artifact import find_model, read_info
 
-    path = Path(model_path) if model_path is not None else default_model_path()
+    path = find_model(model_path)
     read_info(path)  # a clear error for a missing or foreign file before hashing or converting it
     candidates = twin_paths(path)
     for candidate in candidates:

@@ -146,9 +146,9 @@ class AnalyzeSummary:
 
 def resolve_model(model_path: str | None) -> Path:
     """The artifact to use, checked cheaply (no Keras) before any worker starts."""
-    from fervid.model.artifact import check_artifact, default_model_path
+    from fervid.model.artifact import check_artifact, find_model
 
-    path = Path(model_path) if model_path is not None else default_model_path()
+    path = find_model(model_path)
     labels = check_artifact(path).labels
     if tuple(labels) != EMOTION_COLUMNS:
         raise FervidError(f"{path}: the timeline needs the labels {list(EMOTION_COLUMNS)}; the model has {list(labels)}")

@@ -489,16 +489,17 @@ def _legend() -> str:
 def _model_name(model_fingerprint: str | None) -> str:
     if not model_fingerprint:
         return "not recorded"
-    try:
-        from fervid.model.artifact import default_model_path
+    from fervid.model.artifact import SHIPPED_MODELS, find_model
 
-        from .sources import fingerprint
+    from .sources import fingerprint
 
-        shipped = fingerprint(str(default_model_path()))
-    except (FervidError, OSError):
-        shipped = None
-    return f"fingerprint {model_fingerprint}" + (" (the model shipped with this fervid)" if shipped ==
-                                                 model_fingerprint else "")
+    for name in SHIPPED_MODELS:
+        try:
+            if fingerprint(str(find_model(name))) == model_fingerprint:
+                return f"fingerprint {model_fingerprint} (fervid's shipped model {name!r})"
+        except (FervidError, OSError):
+            continue
+    return f"fingerprint {model_fingerprint}"
 
 
 def _plural(count: int, noun: str) -> str:

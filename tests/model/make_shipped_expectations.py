@@ -1,9 +1,9 @@
-"""Record the shipped model's probabilities on a few FER2013 val faces, under the JAX backend.
+"""Record each shipped model's probabilities on a few FER2013 val faces, under the JAX backend.
 
     KERAS_BACKEND=jax .venv/bin/python tests/model/make_shipped_expectations.py
 
-Run it whenever fervid/models/fer2013.keras changes; tests/model/test_shipped_model.py then checks, under
-TensorFlow, that the same file predicts the same numbers (the cross-backend parity the GPU training needs).
+Run it whenever a file in fervid/models/ changes; tests/model/test_shipped_model.py then checks, under TensorFlow,
+that the same files predict the same numbers (the cross-backend parity the GPU training needs).
 """
 
 import hashlib
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from fervid.model.artifact import default_model_path
+from fervid.model.artifact import SHIPPED_MODELS, find_model
 from fervid.model.predict import EmotionClassifier
 
 HERE = Path(__file__).resolve().parent
@@ -30,10 +30,12 @@ if __name__ == "__main__":
 
     files = parity_faces(VAL)
     faces = np.stack([cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in files])
-    model = default_model_path()
-    probabilities = EmotionClassifier().predict(faces)
-    (HERE / "shipped_model_expected.json").write_text(json.dumps({
-        "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(), "backend": keras.backend.backend(),
-        "faces": [f"{path.parent.name}/{path.name}" for path in files],
-        "probabilities": probabilities.round(7).tolist()}, indent=1))
-    print(f"recorded {len(files)} faces under {keras.backend.backend()}")
+    recorded = {}
+    for name in SHIPPED_MODELS:
+        model = find_model(name)
+        recorded[name] = {"model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                          "backend": keras.backend.backend(),
+                          "faces": [f"{path.parent.name}/{path.name}" for path in files],
+                          "probabilities": EmotionClassifier(model).predict(faces).round(7).tolist()}
+    (HERE / "shipped_model_expected.json").write_text(json.dumps(recorded, indent=1))
+    print(f"recorded {len(files)} faces for {', '.join(SHIPPED_MODELS)} under {keras.backend.backend()}")
