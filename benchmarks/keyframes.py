@@ -12,7 +12,9 @@ Over the sample clips and the dev clips (``labelled-video``), decoded once, in o
   classifier, share of frames smoothed 0.5 s) on the 12 dev clips, and how many answers changed;
 - *pasted faces*: ``benchmarks/tracks.py``'s clips with known identities (faces crossing, leaving, hidden):
   fragments and switches of the tracks;
-- *detector ms/frame*: the detector's time over every frame (the rest of the pipeline costs the same).
+- *detector ms/frame*: the detector's time over every frame (the rest of the pipeline costs the same);
+- *across cuts*: each sample clip's last second joined to the next clip's first (a cut, 7 of them, scaled to one
+  size): detected faces not kept within a second of the cut, with the shot-change check and without it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
+from fervid.pipeline import keyframes
 from fervid.pipeline.keyframes import box_iou, detections_per_frame
 from fervid.pipeline.sources import list_videos
 from fervid.pipeline.track_eval import LONG_GAP, SCENARIOS, score_tracks
@@ -100,6 +103,36 @@ def pasted_tracks(every: int, detector, crops) -> tuple[int, int]:
     return fragments, switches
 
 
+def joined_at_cuts(sample: dict) -> list[tuple[list, list]]:
+    """Each sample clip's last second followed by the next clip's first (in name order, the last by the first),
+    the first clip's frames scaled to the second's size: one cut in the middle of each."""
+    import cv2
+
+    clips = list(sample.values())
+    joined = []
+    for (before, before_times), (after, after_times) in zip(clips, clips[1:] + clips[:1]):
+        size = after[0].shape[1::-1]
+        tail = [cv2.resize(image, size) for image in before[-30:]]
+        images = tail + after[:30]
+        joined.append((images, [i / 30 for i in range(len(images))]))
+    return joined
+
+
+def lost_across_cuts(detect, joined: list, every: int, check: bool) -> tuple[int, int]:
+    """Detected faces not kept (IoU < 0.5) by detection every ``every`` frames over the joined clips, and how many
+    were detected."""
+    saved = keyframes.SHOT_CHANGE
+    keyframes.SHOT_CHANGE = saved if check else float("inf")
+    try:
+        reference = [carried(detect, images, times, 1) for images, times in joined]
+        given = [carried(detect, images, times, every) for images, times in joined]
+    finally:
+        keyframes.SHOT_CHANGE = saved
+    overlap = compare(reference, given)
+    total = sum(len(found[0]) for clip in reference for found in clip)
+    return round((1 - overlap["kept"]) * total), total
+
+
 def main() -> None:
     from fervid.model.predict import make_classifier
 
@@ -115,8 +148,10 @@ def main() -> None:
     print(f"{len(sample)} sample clips ({sum(len(f) for f, _ in sample.values())} frames), {len(dev)} dev clips "
           f"({sum(len(item[2]) for item in dev)} frames)")
     print("| detect every | faces kept | extra per 100 | IoU median / 5th pct | sample tracks (< 0.5 s) "
-          "| dev clips right (changed) | pasted faces: fragments / switches | detector ms/frame |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| dev clips right (changed) | pasted faces: fragments / switches | detector ms/frame "
+          "| across cuts: faces lost with / without the shot-change check |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    joined = joined_at_cuts(sample)
     reference = None
     for every in settings:
         timed = Timed(detector)
@@ -133,9 +168,12 @@ def main() -> None:
         right = sum(given.get(file) == label for file, label, *_ in dev)
         changed = sum(given.get(file) != reference["answers"].get(file) for file, *_ in dev)
         fragments, switches = pasted_tracks(every, detector, crops)
+        with_check = lost_across_cuts(detector.detect, joined, every, check=True)
+        without_check = lost_across_cuts(detector.detect, joined, every, check=False)
         print(f"| {every} | {overlap['kept']:.4f} | {overlap['extra']:.2f} | {overlap['median']:.3f} / "
               f"{overlap['p5']:.3f} | {len(lengths)} ({int((lengths < SHORT_TRACK_S).sum())}) | {right} of {len(dev)} "
-              f"({changed}) | {fragments} / {switches} | {1000 * timed.seconds / frames:.2f} |", flush=True)
+              f"({changed}) | {fragments} / {switches} | {1000 * timed.seconds / frames:.2f} | "
+              f"{with_check[0]} / {without_check[0]} of {with_check[1]} |", flush=True)
 
 
 if __name__ == "__main__":

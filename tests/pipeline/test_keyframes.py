@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fervid.pipeline.detect import DEFAULT_DETECTOR, make_detector
-from fervid.pipeline.keyframes import box_iou, detections_per_frame, match_faces
+from fervid.pipeline.keyframes import SHOT_CHANGE_STRIDE, box_iou, detections_per_frame, match_faces, shot_changed
 from fervid.pipeline.video import Frame, probe, read_range
 
 
@@ -81,6 +81,35 @@ def test_no_faces_at_either_keyframe_gives_empty_detections_of_the_right_shapes(
     out = list(detections_per_frame(given, lambda image: faces(), every=3))
     boxes, scores, keypoints = out[1][1]
     assert boxes.shape == (0, 4) and scores.shape == (0,) and keypoints.shape == (0, 6, 2)
+
+
+def test_no_face_is_carried_across_a_shot_change():
+    """A cut at frame 5 (dark shot, then a bright one) with keyframes every 4: the dark shot's last frame and the
+    bright shot's first are detected too, so each frame keeps its own shot's face."""
+    given = [Frame(i, i / 30, np.full((64, 64, 3), 30 if i < 5 else 220, np.uint8)) for i in range(10)]
+    asked = []
+
+    def detect(image):
+        asked.append(next(i for i, frame in enumerate(given) if frame.image is image))
+        return faces([0, 0, 20, 20]) if image[0, 0, 0] < 128 else faces([40, 40, 20, 20])
+
+    out = list(detections_per_frame(given, detect, every=4))
+    assert asked == [0, 4, 5, 9]
+    assert [d[0][0].tolist() for _, d in out] == [[0, 0, 20, 20]] * 5 + [[40, 40, 20, 20]] * 5
+
+
+def test_a_shot_change_is_a_large_change_of_the_whole_picture_not_a_moving_face():
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 256, (360, 640), np.uint8)
+    moved = scene.copy()
+    moved[100:200, 200:300] = rng.integers(0, 256, (100, 100), np.uint8)  # a face-sized region changes
+
+    def grey(image):
+        return image[::SHOT_CHANGE_STRIDE, ::SHOT_CHANGE_STRIDE].astype(np.float32)
+
+    assert not shot_changed(grey(scene), grey(moved))
+    assert shot_changed(grey(scene), grey(rng.integers(0, 256, (360, 640), np.uint8)))
+    assert shot_changed(grey(scene), grey(scene[:180]))  # another size: another source
 
 
 def test_faces_are_matched_by_overlap_not_by_order():
