@@ -3,6 +3,7 @@ collections are (DFEW, MAFW: thousands of clips of a few seconds), against the d
 ``fervid analyze`` as it is on main at a fixed commit.
 
 Run: python benchmarks/short_clips.py [--clips 512] [--base 16a12be] [--model PATH.keras] [--cache FOLDER]
+                                      [--detect-every 6]
 
 Makes (once, deterministically, into ``--cache``, outside the tree) ``--clips`` clips cut from the sample clips:
 clip k comes from sample clip k mod 7, lasts 2-4 s, starts at a different place each time and is re-encoded at 720
@@ -11,7 +12,8 @@ clips, measures (``benchmarks/analyze.py`` holds the helpers):
 1. decode only (OpenCV, every frame, one process): the floor;
 2. the plain single-process loop with the same detector, engine and model;
 3. ``fervid analyze`` of ``--base`` (a ``git archive`` of that commit, run with its packages first on the path);
-4. ``fervid analyze`` of this checkout.
+4. ``fervid analyze`` of this checkout;
+5. with ``--detect-every K``: the same with the detector on every K-th frame (``fervid.pipeline.keyframes``).
 Both analyses run the CLI in a fresh process and are timed end to end, Ray's start-up included, as a user sees it.
 """
 
@@ -82,13 +84,14 @@ def base_tree(commit: str, folder: Path) -> Path:
     return folder
 
 
-def cli_analyze(name: str, clips: Path, out: Path, model: str, pythonpath: Path | None = None) -> dict:
+def cli_analyze(name: str, clips: Path, out: Path, model: str, pythonpath: Path | None = None,
+                options: tuple[str, ...] = ()) -> dict:
     """``fervid analyze CLIPS`` in a fresh process, timed from its start to its exit."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "fervid.cli", "analyze", str(clips), "--out", str(out), "--model", model,
-               "--overwrite"]
+               "--overwrite", *options]
 
     def run() -> int:
         result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=pythonpath or ROOT)
@@ -107,6 +110,7 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="Clips to cut from.")
     parser.add_argument("--model", help="Artifact; default: the shipped model, else an untrained one.")
     parser.add_argument("--cache", type=Path, default=CACHE, help="Where the clips and the base tree are kept.")
+    parser.add_argument("--detect-every", type=int, help="Also this tree with the detector on every K-th frame.")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -122,10 +126,17 @@ def main() -> None:
         today = cli_analyze(f"analyze at {args.base}", Path(clips[0]).parent, folder / "today.parquet", model,
                             base)
         new = cli_analyze("analyze (this tree)", Path(clips[0]).parent, folder / "new.parquet", model)
+        if args.detect_every:
+            carried = cli_analyze(f"analyze --detect-every {args.detect_every}", Path(clips[0]).parent,
+                                  folder / "carried.parquet", model, options=("--detect-every", str(args.detect_every)))
     print(f"frames per clip {floor['frames'] / len(clips):.1f}")
     print(f"analyze / analyze at {args.base} {new['fps'] / today['fps']:.2f}x (target >= 1.5); "
           f"analyze / loop {new['fps'] / loop['fps']:.2f}x (target >= 1.2); "
           f"analyze / decode floor {new['fps'] / floor['fps']:.2f} (at {args.base}: {today['fps'] / floor['fps']:.2f})")
+    if args.detect_every:
+        print(f"analyze --detect-every {args.detect_every}: / analyze {carried['fps'] / new['fps']:.2f}x, "
+              f"/ analyze at {args.base} {carried['fps'] / today['fps']:.2f}x, "
+              f"/ decode floor {carried['fps'] / floor['fps']:.2f}")
 
 
 if __name__ == "__main__":
