@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
 from fervid.pipeline import keyframes
+from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
 from fervid.pipeline.keyframes import box_iou, detections_per_frame
 from fervid.pipeline.sources import list_videos
 from fervid.pipeline.track_eval import LONG_GAP, SCENARIOS, score_tracks
@@ -108,29 +108,29 @@ def joined_at_cuts(sample: dict) -> list[tuple[list, list]]:
     the first clip's frames scaled to the second's size: one cut in the middle of each."""
     import cv2
 
-    clips = list(sample.values())
+    clips = [images for images, _ in sample.values()]
     joined = []
-    for (before, before_times), (after, after_times) in zip(clips, clips[1:] + clips[:1]):
+    for before, after in zip(clips, clips[1:] + clips[:1]):
         size = after[0].shape[1::-1]
-        tail = [cv2.resize(image, size) for image in before[-30:]]
-        images = tail + after[:30]
+        images = [cv2.resize(image, size) for image in before[-30:]] + after[:30]
         joined.append((images, [i / 30 for i in range(len(images))]))
     return joined
 
 
-def lost_across_cuts(detect, joined: list, every: int, check: bool) -> tuple[int, int]:
-    """Detected faces not kept (IoU < 0.5) by detection every ``every`` frames over the joined clips, and how many
-    were detected."""
+def lost_across_cuts(detect, joined: list, reference: list, every: int, check: bool) -> int:
+    """Faces of ``reference`` (detected in every frame of the joined clips) not kept (IoU < 0.5) by detection every
+    ``every`` frames."""
     saved = keyframes.SHOT_CHANGE
     keyframes.SHOT_CHANGE = saved if check else float("inf")
     try:
-        reference = [carried(detect, images, times, 1) for images, times in joined]
         given = [carried(detect, images, times, every) for images, times in joined]
     finally:
         keyframes.SHOT_CHANGE = saved
-    overlap = compare(reference, given)
-    total = sum(len(found[0]) for clip in reference for found in clip)
-    return round((1 - overlap["kept"]) * total), total
+    return round((1 - compare(reference, given)["kept"]) * faces_in(reference))
+
+
+def faces_in(found: list[list]) -> int:
+    return sum(len(detections[0]) for clip in found for detections in clip)
 
 
 def main() -> None:
@@ -152,6 +152,7 @@ def main() -> None:
           "| across cuts: faces lost with / without the shot-change check |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     joined = joined_at_cuts(sample)
+    cut_reference = [carried(detector.detect, images, times, 1) for images, times in joined]
     reference = None
     for every in settings:
         timed = Timed(detector)
@@ -168,12 +169,12 @@ def main() -> None:
         right = sum(given.get(file) == label for file, label, *_ in dev)
         changed = sum(given.get(file) != reference["answers"].get(file) for file, *_ in dev)
         fragments, switches = pasted_tracks(every, detector, crops)
-        with_check = lost_across_cuts(detector.detect, joined, every, check=True)
-        without_check = lost_across_cuts(detector.detect, joined, every, check=False)
+        with_check = lost_across_cuts(detector.detect, joined, cut_reference, every, check=True)
+        without_check = lost_across_cuts(detector.detect, joined, cut_reference, every, check=False)
         print(f"| {every} | {overlap['kept']:.4f} | {overlap['extra']:.2f} | {overlap['median']:.3f} / "
               f"{overlap['p5']:.3f} | {len(lengths)} ({int((lengths < SHORT_TRACK_S).sum())}) | {right} of {len(dev)} "
               f"({changed}) | {fragments} / {switches} | {1000 * timed.seconds / frames:.2f} | "
-              f"{with_check[0]} / {without_check[0]} of {with_check[1]} |", flush=True)
+              f"{with_check} / {without_check} of {faces_in(cut_reference)} |", flush=True)
 
 
 if __name__ == "__main__":
