@@ -1,7 +1,8 @@
 """Detection on every K-th frame (``--detect-every K``) against detecting every frame: the same faces, where they are,
 the answers, the tracks and the detector's time.
 
-Run: python benchmarks/keyframes.py [--every 2,3,4,6]   (about 5 minutes on 2 idle cores)
+Run: python benchmarks/keyframes.py [--every 2,3,4,6,default]   (about 5 minutes on 2 idle cores; ``default``: the
+detector about every ``DETECT_INTERVAL_S`` as ``fervid analyze`` runs it, K from each clip's frame rate)
 
 Over the sample clips and the dev clips (``labelled-video``), decoded once, in one process:
 - *faces kept*: of the faces found by detecting every frame, the share with a carried face on the same frame
@@ -30,7 +31,7 @@ import pandas as pd
 
 from fervid.pipeline import keyframes
 from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
-from fervid.pipeline.keyframes import box_iou, detections_per_frame
+from fervid.pipeline.keyframes import DETECT_INTERVAL_S, box_iou, detections_per_frame, keyframe_step
 from fervid.pipeline.sources import list_videos
 from fervid.pipeline.track_eval import LONG_GAP, SCENARIOS, score_tracks
 from fervid.pipeline.tracks import assign_tracks
@@ -57,9 +58,12 @@ class Timed:
         return found
 
 
-def carried(detect, images: list[np.ndarray], times: list[float], every: int) -> list:
+def carried(detect, images: list[np.ndarray], times: list[float], every: int | None) -> list:
+    """Each frame's faces with the detector on every ``every``-th frame (None: ``fervid analyze``'s default, K from
+    the clip's frame rate)."""
     frames = [Frame(i, t, image) for i, (image, t) in enumerate(zip(images, times))]
-    return [found for _, found in detections_per_frame(frames, detect, every)]
+    fps = 1 / float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    return [found for _, found, _ in detections_per_frame(frames, detect, keyframe_step(every, fps))]
 
 
 def rows(name: str, images: list, times: list, found: list) -> pd.DataFrame:
@@ -86,7 +90,7 @@ def compare(reference: list[list], given: list[list]) -> dict:
                 median=float(np.median(best)), p5=float(np.percentile(best, 5)))
 
 
-def pasted_tracks(every: int, detector, crops) -> tuple[int, int]:
+def pasted_tracks(every: int | None, detector, crops) -> tuple[int, int]:
     """Fragments and switches over benchmarks/tracks.py's pasted-face clips."""
     fragments = switches = 0
     with tempfile.TemporaryDirectory() as temporary:
@@ -117,7 +121,7 @@ def joined_at_cuts(sample: dict) -> list[tuple[list, list]]:
     return joined
 
 
-def lost_across_cuts(detect, joined: list, reference: list, every: int, check: bool) -> int:
+def lost_across_cuts(detect, joined: list, reference: list, every: int | None, check: bool) -> int:
     """Faces of ``reference`` (detected in every frame of the joined clips) not kept (IoU < 0.5) by detection every
     ``every`` frames."""
     saved = keyframes.SHOT_CHANGE
@@ -137,9 +141,10 @@ def main() -> None:
     from fervid.model.predict import make_classifier
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", default="2,3,4,6", help="comma-separated K to compare with K = 1")
+    parser.add_argument("--every", default="2,3,4,6,default",
+                        help="comma-separated K to compare with K = 1; default: fervid analyze's default")
     args = parser.parse_args()
-    settings = [1, *(int(k) for k in args.every.split(","))]
+    settings = [1, *(None if k == "default" else int(k) for k in args.every.split(","))]
 
     detector, classifier = make_detector(DEFAULT_DETECTOR), make_classifier(None, "litert-int8")
     sample = {Path(p).name: decode(Path(p)) for p in list_videos([DATA / "videos"])}
@@ -171,7 +176,8 @@ def main() -> None:
         fragments, switches = pasted_tracks(every, detector, crops)
         with_check = lost_across_cuts(detector.detect, joined, cut_reference, every, check=True)
         without_check = lost_across_cuts(detector.detect, joined, cut_reference, every, check=False)
-        print(f"| {every} | {overlap['kept']:.4f} | {overlap['extra']:.2f} | {overlap['median']:.3f} / "
+        label = f"default ({DETECT_INTERVAL_S:g} s)" if every is None else every
+        print(f"| {label} | {overlap['kept']:.4f} | {overlap['extra']:.2f} | {overlap['median']:.3f} / "
               f"{overlap['p5']:.3f} | {len(lengths)} ({int((lengths < SHORT_TRACK_S).sum())}) | {right} of {len(dev)} "
               f"({changed}) | {fragments} / {switches} | {1000 * timed.seconds / frames:.2f} | "
               f"{with_check} / {without_check} of {faces_in(cut_reference)} |", flush=True)

@@ -3,7 +3,7 @@ collections are (DFEW, MAFW: thousands of clips of a few seconds), against the d
 ``fervid analyze`` as it is on main at a fixed commit.
 
 Run: python benchmarks/short_clips.py [--clips 512] [--base 16a12be] [--model PATH.keras] [--cache FOLDER]
-                                      [--detect-every 6]
+                                      [--detect-every 1]
 
 Makes (once, deterministically, into ``--cache``, outside the tree) ``--clips`` clips cut from the sample clips:
 clip k comes from sample clip k mod 7, lasts 2-4 s, starts at a different place each time and is re-encoded at 720
@@ -12,8 +12,9 @@ clips, measures (``benchmarks/analyze.py`` holds the helpers):
 1. decode only (OpenCV, every frame, one process): the floor;
 2. the plain single-process loop with the same detector, engine and model;
 3. ``fervid analyze`` of ``--base`` (a ``git archive`` of that commit, run with its packages first on the path);
-4. ``fervid analyze`` of this checkout;
-5. with ``--detect-every K``: the same with the detector on every K-th frame (``fervid.pipeline.keyframes``).
+4. ``fervid analyze`` of this checkout (the detector about every 0.2 s, faces carried between: its default);
+5. with ``--detect-every K``: the same with the detector on every K-th frame (``fervid.pipeline.keyframes``; 1: a
+   detection in every frame, as ``--base`` ran).
 Both analyses run the CLI in a fresh process and are timed end to end, Ray's start-up included, as a user sees it.
 """
 

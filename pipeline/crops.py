@@ -83,23 +83,24 @@ def cached_detector(name: str):
 
 
 def _face_rows(task: dict, faces: list[tuple]) -> dict[str, np.ndarray]:
-    """Columns for a list of (frame index, timestamp_s, Faces), one row per face."""
+    """Columns for a list of (frame index, timestamp_s, Faces, detected), one row per face."""
 
     def stack(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
         return np.concatenate(parts) if parts else empty
 
-    counts = [len(f.boxes) for *_, f in faces]
-    boxes = stack([f.boxes for *_, f in faces], np.zeros((0, 4), np.int32))
+    counts = [len(f.boxes) for _, _, f, _ in faces]
+    boxes = stack([f.boxes for _, _, f, _ in faces], np.zeros((0, 4), np.int32))
     return dict(
         video_path=np.full(len(boxes), task["video_path"], object),
         video_id=np.full(len(boxes), task["video_id"], object),
         range_index=np.full(len(boxes), task["range_index"], np.int32),
         frame=np.repeat(np.array([i for i, *_ in faces], np.int64), counts),
-        timestamp_s=np.repeat(np.array([t for _, t, _ in faces], np.float64), counts),
+        timestamp_s=np.repeat(np.array([t for _, t, _, _ in faces], np.float64), counts),
         face_index=stack([np.arange(n, dtype=np.int32) for n in counts], np.zeros(0, np.int32)),
         x=boxes[:, 0], y=boxes[:, 1], w=boxes[:, 2], h=boxes[:, 3],
-        det_score=stack([f.scores for *_, f in faces], np.zeros(0, np.float32)),
-        crop=stack([f.crops for *_, f in faces], np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)),
+        det_score=stack([f.scores for _, _, f, _ in faces], np.zeros(0, np.float32)),
+        detected=np.repeat(np.array([seen for *_, seen in faces], bool), counts),
+        crop=stack([f.crops for _, _, f, _ in faces], np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)),
         summary=np.full(len(boxes), "", object),
     )
 
@@ -115,9 +116,11 @@ def _summary_row(task: dict, summary: dict) -> dict[str, np.ndarray]:
 
 
 def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: float | None,
-                 margins: tuple[float, float, float, float], detect_every: int = 1) -> Iterator[dict[str, np.ndarray]]:
+                 margins: tuple[float, float, float, float],
+                 detect_every: int | None = 1) -> Iterator[dict[str, np.ndarray]]:
     """``map_batches`` UDF over range tasks (a pack of them per batch): yields each range's face-crop rows, then its
-    summary, range after range."""
+    summary, range after range. ``detect_every``: K, or None for about one detection every ``DETECT_INTERVAL_S``
+    (``fervid.pipeline.keyframes.keyframe_step``, from the video's frame rate)."""
     for row in range(len(batch["video_path"])):
         task = {key: (value[row].item() if hasattr(value[row], "item") else value[row]) for key, value in batch.items()}
         started = time.perf_counter()
@@ -136,15 +139,19 @@ def detect_range(batch: dict[str, np.ndarray], *, detector: str, sample_fps: flo
 
 
 def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: float | None,
-                    margins: tuple[float, float, float, float], detect_every: int) -> Iterator[dict[str, np.ndarray]]:
+                    margins: tuple[float, float, float, float],
+                    detect_every: int | None) -> Iterator[dict[str, np.ndarray]]:
     """Face rows of one range in chunks of about ``FLUSH_FACES``; counts frames into ``summary`` as it goes."""
     from .detect import cut_faces
-    from .keyframes import detections_per_frame
+    from .keyframes import detections_per_frame, keyframe_step
 
     detector, pending, pending_faces = cached_detector(detector_name), [], 0
+    every = keyframe_step(detect_every, task["fps"], sample_fps)
     with local_file(task["video_path"]) as local:
-        frames = read_range(local, task["start_s"], task["stop_s"], task["fps"], sample_fps)
-        for frame, detections in detections_per_frame(frames, detector.detect, detect_every):
+        # One decoding thread: the tasks already fill the cores, and FFmpeg's threads would cost them about 0.5
+        # CPU-ms a 720p-1080p frame (3.4 against 4.0 ms; benchmarks/short_clips.py for the whole job).
+        frames = read_range(local, task["start_s"], task["stop_s"], task["fps"], sample_fps, decode_threads=1)
+        for frame, detections, detected in detections_per_frame(frames, detector.detect, every):
             summary["frames"] += 1
             summary["last_timestamp_s"] = frame.timestamp_s
             if detections is None:
@@ -153,7 +160,7 @@ def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: f
             faces = cut_faces(frame.image, detections, margins)
             if len(faces.boxes):
                 summary["with_faces"] += 1
-                pending.append((frame.index, frame.timestamp_s, faces))
+                pending.append((frame.index, frame.timestamp_s, faces, detected))
                 pending_faces += len(faces.boxes)
             if pending_faces >= FLUSH_FACES:
                 yield _face_rows(task, pending)

@@ -21,6 +21,7 @@ from fervid.model.predict import ENGINES
 
 from .align import CROP_VERSION
 from .detect import DEFAULT_DETECTOR, DETECTORS, FRAMING
+from .keyframes import DETECT_INTERVAL_S
 from .schema import EMOTION_COLUMNS, STATUS_OK, STATUS_PARTIAL, STATUSES_WITH_ROWS
 
 
@@ -32,8 +33,9 @@ class AnalyzeConfig:
     engine: str = "auto"
     detector: str = DEFAULT_DETECTOR  # measured best on the sample clips (docs/accuracy.md, "Face detector")
     sample_fps: float | None = None  # analyse this many frames per second of video; None: every frame
-    # Run the detector on every K-th analysed frame and carry faces to the frames between (fervid.pipeline.keyframes).
-    detect_every: int = 1
+    # Run the detector on every K-th analysed frame and carry faces to the frames between (fervid.pipeline.keyframes);
+    # None: about every DETECT_INTERVAL_S (0.2 s) of analysed video, K from each video's frame rate; 1: every frame.
+    detect_every: int | None = None
     # Faces per classifier call (Ray Data's batch); TensorFlow pads each call to this size (one compiled graph),
     # LiteRT runs it in interpreter calls of 64.
     batch_size: int = 256
@@ -61,7 +63,7 @@ class AnalyzeConfig:
             raise FervidError(f"--fps must be a positive number of frames per second; received {self.sample_fps}")
         if self.classifier_cpus == 1:
             raise FervidError("classifier_cpus=1 would let Ray Data fuse detection into the classifier actors")
-        if not (isinstance(self.detect_every, int) and self.detect_every >= 1):
+        if self.detect_every is not None and not (isinstance(self.detect_every, int) and self.detect_every >= 1):
             raise FervidError(f"--detect-every must be a whole number of frames, 1 or more; received "
                               f"{self.detect_every}")
         if self.batch_size < 1 or self.frames_per_range < 1:
@@ -202,6 +204,7 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     model = resolve_model(config.model_path)
     videos = list_videos(paths)
     settings = dict(detector=config.detector, sample_fps=config.sample_fps, detect_every=config.detect_every,
+                    detect_interval_s=DETECT_INTERVAL_S if config.detect_every is None else None,
                     margins=list(config.crop_margins), smooth_s=config.smooth_s, mirror=config.mirror,
                     engine=config.engine, crop=CROP_VERSION, model=fingerprint(str(model)))
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)

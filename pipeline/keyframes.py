@@ -1,7 +1,8 @@
 """Detection on every k-th analysed frame (``--detect-every K``), faces carried to the frames between.
 
 A face moves a few pixels from one frame to the next, while the detector is the largest per-frame cost in HD video.
-With ``every = K > 1`` the detector runs on analysed frames 0, K, 2K, ... of a range (and on its last one); each
+By default the detector runs about every ``DETECT_INTERVAL_S`` of analysed video (``keyframe_step``); with ``every =
+K > 1`` it runs on analysed frames 0, K, 2K, ... of a range (and on its last one); each
 frame between two such *keyframes* gets its faces from theirs, so every frame still gets its crops, probabilities
 and track ids:
 
@@ -14,7 +15,8 @@ A shot change (a cut in an edited film, a camera switch) ends the carrying: when
 differ from the previous analysed frame's by more than ``SHOT_CHANGE``, the detector runs on both, so no face is
 carried across the cut and the new shot's faces are found on its first frame.
 
-The frames between wait for the next keyframe (at most K - 1 decoded frames in memory). Every frame keeps its order.
+The frames between wait for the next keyframe (at most K - 1 decoded frames in memory). Every frame keeps its order,
+and says whether the detector saw it (the timeline's ``detected`` column).
 """
 
 from __future__ import annotations
@@ -35,6 +37,21 @@ MIN_IOU = 0.3  # a face moves far less than this between keyframes a few frames 
 # framing, where carrying the box is harmless.
 SHOT_CHANGE = 12.0
 SHOT_CHANGE_STRIDE = 16
+# The default gap between detections, in seconds of analysed video: 6 frames at 30 fps, 5 at 24-25 fps. Measured
+# against a detection in every frame on the sample and dev clips (24-30 fps, so K = 5 or 6; benchmarks/keyframes.py):
+# the same faces to 99%, boxes at median IoU 0.98, the dev clips' answers and the tracks unchanged, a fifth of the
+# detector's time (docs/benchmarks.md). In time, not frames, so that ``--fps`` sampling (a frame every 0.2 s or more)
+# or a 60-fps camera carries faces no further than the measured clips did.
+DETECT_INTERVAL_S = 0.2
+
+
+def keyframe_step(detect_every: int | None, fps: float, sample_fps: float | None = None) -> int:
+    """K for one video: ``detect_every`` when given; else the analysed frames in ``DETECT_INTERVAL_S`` (rounded, at
+    least 1; 1 when the frame rate is unknown)."""
+    if detect_every is not None:
+        return detect_every
+    rate = min(fps, sample_fps) if sample_fps else fps
+    return max(1, round(rate * DETECT_INTERVAL_S)) if rate > 0 else 1
 
 
 def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -75,9 +92,10 @@ def between(first: Detections, second: Detections, share: float) -> Detections:
 
 
 def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray], Detections],
-                         every: int = 1) -> Iterator[tuple[Frame, Detections | None]]:
-    """Each frame, in order, with its faces: ``detect``'s on keyframes, carried (``between``) on the analysed frames
-    between, None on frames outside the ``--fps`` sample (no image)."""
+                         every: int = 1) -> Iterator[tuple[Frame, Detections | None, bool]]:
+    """Each frame, in order, with its faces and whether the detector saw it: ``detect``'s on keyframes (True),
+    carried (``between``) on the analysed frames between (False), None on frames outside the ``--fps`` sample (no
+    image; False)."""
     last: Detections | None = None  # the last keyframe's faces
     waiting: list[Frame] = []  # frames after it, not given yet
     since_keyframe: int | None = None  # analysed frames since the last keyframe; None before the first
@@ -94,13 +112,13 @@ def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray],
         if since_keyframe is None or since_keyframe + 1 >= every or cut:
             found = detect(frame.image)
             yield from _carried(waiting, last, found)
-            yield frame, found
+            yield frame, found, True
             last, waiting, since_keyframe = found, [], 0
         else:
             waiting.append(frame)
             since_keyframe += 1
     _, waiting = yield from _last_analysed_as_keyframe(waiting, last, detect)  # a range ends on a keyframe
-    yield from ((frame, None) for frame in waiting)
+    yield from ((frame, None, False) for frame in waiting)
 
 
 def _grey_levels(image: np.ndarray) -> np.ndarray:
@@ -122,19 +140,19 @@ def _last_analysed_as_keyframe(waiting: list[Frame], last: Detections | None, de
     end = analysed[-1]
     found = detect(waiting[end].image)
     yield from _carried(waiting[:end], last, found)
-    yield waiting[end], found
+    yield waiting[end], found, True
     return found, waiting[end + 1:]
 
 
 def _carried(waiting: list[Frame], first: Detections | None,
-             second: Detections) -> Iterator[tuple[Frame, Detections | None]]:
+             second: Detections) -> Iterator[tuple[Frame, Detections | None, bool]]:
     """The frames between two keyframes with their carried faces (before a range's first keyframe there are only
     frames outside the sample)."""
     analysed = sum(frame.image is not None for frame in waiting)
     position = 0
     for frame in waiting:
         if frame.image is None:
-            yield frame, None
+            yield frame, None, False
             continue
         position += 1
-        yield frame, between(first, second, position / (analysed + 1))
+        yield frame, between(first, second, position / (analysed + 1)), False

@@ -240,8 +240,7 @@ class _Page:
         rows = [("analysed", f"{made:%Y-%m-%d %H:%M} UTC (the timelines file's time)"),
                 ("detector", settings.get("detector")),
                 ("frames analysed", f"{sample_fps:g} a second (--fps)" if sample_fps else "every frame"),
-                ("faces detected", f"every {settings['detect_every']} analysed frames, carried between (--detect-every)"
-                                   if settings.get("detect_every", 1) > 1 else "in every analysed frame"),
+                ("faces detected", _detection_rule(settings)),
                 ("crop", f"version {settings.get('crop')}, margins {settings.get('margins')}"),
                 ("classifier engine", f"{settings.get('engine')} (ran: {run.engine or 'not recorded'})"
                  + (", mirrored" if settings.get("mirror") else "")),
@@ -575,3 +574,14 @@ filter.oninput = () => {
   document.getElementById("shown").textContent = `${shown} of ${body.rows.length} shown.`;
 };
 """
+
+
+def _detection_rule(settings: dict) -> str:
+    """How often the detector ran (``--detect-every``), as the run's settings record it."""
+    every = settings.get("detect_every", 1)  # outputs made before the setting existed detected every frame
+    if every is None:
+        return (f"about every {settings.get('detect_interval_s')} s of analysed video, faces carried between "
+                "(the default; column detected)")
+    if every > 1:
+        return f"every {every} analysed frames, faces carried between (--detect-every; column detected)"
+    return "in every analysed frame"

@@ -28,6 +28,9 @@ TIMELINE_SCHEMA = pa.schema(
         ("w", pa.int32()),
         ("h", pa.int32()),
         ("det_score", pa.float32()),  # detector confidence; 1.0 for Haar, which has none
+        # True: the detector found this box in this frame; False: the box was placed between the detections around
+        # the frame (fervid.pipeline.keyframes, --detect-every), and the crop cut from this frame's own pixels.
+        ("detected", pa.bool_()),
         *[(name, pa.float32()) for name in EMOTION_COLUMNS],  # softmax, sums to 1
         ("emotion", pa.string()),  # the most probable label
         ("confidence", pa.float32()),  # its probability
@@ -35,6 +38,7 @@ TIMELINE_SCHEMA = pa.schema(
 )
 
 TRACK_COLUMN = "track_id"
+DETECTED_COLUMN = "detected"  # since 2026-12-01 (detection about every 0.2 s by default); older files lack it
 
 # Written only when `fervid analyze --smooth SECONDS` asks for them: the seven probabilities averaged per track
 # over a centred window (fervid.pipeline.smooth), and their argmax and its probability. The raw columns stay.

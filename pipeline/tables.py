@@ -15,10 +15,12 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
-from .schema import TIMELINE_SCHEMA, TRACK_COLUMN, videos_path
+from .schema import DETECTED_COLUMN, TIMELINE_SCHEMA, TRACK_COLUMN, videos_path
 
-# Required of any timelines table; track ids are computed (fervid.pipeline.tracks) when a table lacks them.
-TIMELINE_COLUMNS: tuple[str, ...] = tuple(name for name in TIMELINE_SCHEMA.names if name != TRACK_COLUMN)
+# Required of any timelines table; track ids are computed (fervid.pipeline.tracks) when a table lacks them, and
+# nothing downstream needs ``detected``, which timelines written before it existed lack.
+TIMELINE_COLUMNS: tuple[str, ...] = tuple(name for name in TIMELINE_SCHEMA.names
+                                          if name not in (TRACK_COLUMN, DETECTED_COLUMN))
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str = "the timelines table") -> None:

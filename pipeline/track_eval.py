@@ -72,6 +72,7 @@ def synthetic_timelines(faces: Sequence[SyntheticFace], fps: float = 30.0, jitte
     frame["confidence"] = probabilities.max(axis=1)
     frame["face_index"] = frame.groupby("frame_index")["x"].rank(method="first").astype(np.int32) - 1
     frame["video_id"], frame["video_path"], frame["det_score"] = video_id, f"/synthetic/{video_id}.mp4", 0.9
+    frame["detected"] = True
     # The real schema's column order and types, so the tracker sees exactly what `fervid analyze` writes.
     typed = {name: frame[name].astype(TIMELINE_SCHEMA.field(name).type.to_pandas_dtype())
              for name in TIMELINE_SCHEMA.names if name != TRACK_COLUMN}  # the tracker under test adds it

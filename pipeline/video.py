@@ -41,12 +41,13 @@ class Frame:
     image: np.ndarray | None  # BGR; None when the frame is not in the --fps sample (grabbed, not converted)
 
 
-def open_capture(path: str):
+def open_capture(path: str, threads: int | None = None):
+    """An OpenCV capture of ``path``; ``threads``: FFmpeg's decoding threads (None: OpenCV's default, one per CPU)."""
     import cv2
 
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
-    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [] if threads is None else [cv2.CAP_PROP_N_THREADS, threads])
     if not capture.isOpened():
         raise VideoError(f"{path}: OpenCV/FFmpeg cannot open it as a video "
                          "(not a video, truncated or corrupt, or a codec this build lacks)")
@@ -102,28 +103,29 @@ def _timestamps(capture, fps: float) -> Iterator[float]:
         yield timestamp
 
 
-def _capture_before(path: str, start_s: float):
+def _capture_before(path: str, start_s: float, threads: int | None):
     """A capture positioned about ``SEEK_MARGIN_S`` before ``start_s`` (at the start for early ranges)."""
     import cv2
 
-    capture = open_capture(path)
+    capture = open_capture(path, threads)
     if start_s - SEEK_MARGIN_S <= 0:
         return capture
     capture.set(cv2.CAP_PROP_POS_MSEC, (start_s - SEEK_MARGIN_S) * 1000)
     return capture
 
 
-def read_range(path: str, start_s: float, stop_s: float, fps: float,
-               sample_fps: float | None = None) -> Iterator[Frame]:
-    """The frames with ``start_s <= timestamp < stop_s``; images only for frames in the ``sample_fps`` sample."""
-    capture = _capture_before(path, start_s)
+def read_range(path: str, start_s: float, stop_s: float, fps: float, sample_fps: float | None = None,
+               decode_threads: int | None = None) -> Iterator[Frame]:
+    """The frames with ``start_s <= timestamp < stop_s``; images only for frames in the ``sample_fps`` sample.
+    ``decode_threads``: as ``open_capture``'s ``threads``."""
+    capture = _capture_before(path, start_s, decode_threads)
     try:
         timestamps = _timestamps(capture, fps)
         previous, first = None, next(timestamps, None)
         if first is not None and first >= start_s > 0:
             # The seek landed inside the range, so frames before it may be skipped: decode from the start.
             capture.release()
-            capture = open_capture(path)
+            capture = open_capture(path, decode_threads)
             timestamps = _timestamps(capture, fps)
             first = next(timestamps, None)
         index = 0

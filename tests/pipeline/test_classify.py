@@ -12,7 +12,7 @@ def test_actor_adds_probabilities_and_drops_crops(untrained_model):
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)
     task = dict(video_path="/v.mp4", video_id="abc", range_index=0)
-    faces = _face_rows(task, [(0, 0.0, Faces(np.zeros((3, 4), np.int32), np.ones(3, np.float32), crops))])
+    faces = _face_rows(task, [(0, 0.0, Faces(np.zeros((3, 4), np.int32), np.ones(3, np.float32), crops), True)])
     summary = _summary_row(task, {})
     batch = {key: np.concatenate([faces[key], summary[key]]) for key in faces}
     out = actor(batch)

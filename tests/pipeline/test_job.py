@@ -165,8 +165,18 @@ def test_detecting_every_third_frame_gives_every_frame_its_faces(run, videos, un
     offsets = (carried[["x", "y", "w", "h"]].to_numpy() - detected[["x", "y", "w", "h"]].to_numpy())
     assert np.median(np.abs(offsets)) <= 2 and np.abs(offsets).max() < 0.2 * detected.w.min()
     assert json.loads(pq.read_schema(out).metadata[SETTINGS_KEY])["detect_every"] == 3
+    assert carried.detected.sum() == pytest.approx(len(carried) / 3, abs=8)  # keyframes, range ends, shot changes
     with pytest.raises(FervidError, match="--detect-every"):
         AnalyzeConfig(detect_every=0)
+
+
+def test_by_default_the_detector_runs_about_every_fifth_of_a_second(run):
+    """At --fps 10 the default detects every 2nd analysed frame; the rows say which, and the setting is recorded."""
+    _, out, timeline, _ = run
+    settings = json.loads(pq.read_schema(out).metadata[SETTINGS_KEY])
+    assert settings["detect_every"] is None and settings["detect_interval_s"] == 0.2
+    one_face = timeline[timeline["clip"] == "woman_talking.mp4"]
+    assert one_face.detected.mean() == pytest.approx(0.5, abs=0.05)
 
 
 def test_bad_files_become_error_rows_and_good_ones_complete(videos, untrained_model, ray_session, tmp_path):

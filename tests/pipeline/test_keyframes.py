@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from fervid.pipeline.detect import DEFAULT_DETECTOR, make_detector
-from fervid.pipeline.keyframes import SHOT_CHANGE_STRIDE, box_iou, detections_per_frame, match_faces, shot_changed
+from fervid.pipeline.keyframes import (SHOT_CHANGE_STRIDE, box_iou, detections_per_frame, keyframe_step, match_faces,
+                                       shot_changed)
 from fervid.pipeline.video import Frame, probe, read_range
 
 
@@ -37,10 +38,11 @@ def test_keyframes_every_k_and_the_last_frame_carried_faces_on_the_line_between(
     given = distinct_frames(count)
     detect = MovingFace(given)
     out = list(detections_per_frame(given, detect, every=3))
-    assert [frame.index for frame, _ in out] == list(range(count))
+    assert [frame.index for frame, *_ in out] == list(range(count))
     expected_keyframes = sorted({*range(0, count, 3), count - 1})
     assert detect.asked == expected_keyframes
-    for frame, (boxes, scores, keypoints) in out:
+    assert [frame.index for frame, _, detected in out if detected] == expected_keyframes
+    for frame, (boxes, scores, keypoints), _ in out:
         np.testing.assert_allclose(boxes, [[10 + 6 * frame.index, 20, 50, 60]], atol=1e-4)
         np.testing.assert_allclose(keypoints[0, 0], [10 + 6 * frame.index, 20], atol=1e-4)
         assert scores.tolist() == pytest.approx([0.9])
@@ -51,7 +53,8 @@ def test_every_1_detects_every_analysed_frame_and_leaves_unsampled_frames_alone(
     detect = MovingFace(given)
     out = list(detections_per_frame(given, detect, every=1))
     assert detect.asked == [0, 2, 4]
-    assert [d is None for _, d in out] == [False, True, False, True, False, True]
+    assert [d is None for _, d, _ in out] == [False, True, False, True, False, True]
+    assert [detected for *_, detected in out] == [True, False, True, False, True, False]
 
 
 def test_frames_outside_the_sample_keep_their_place_and_count_no_keyframe():
@@ -59,9 +62,9 @@ def test_frames_outside_the_sample_keep_their_place_and_count_no_keyframe():
     given = distinct_frames(12, sampled=lambda i: i % 2 == 0)  # analysed: 0, 2, 4, 6, 8, 10
     detect = MovingFace(given)
     out = list(detections_per_frame(given, detect, every=2))
-    assert [frame.index for frame, _ in out] == list(range(12))
+    assert [frame.index for frame, *_ in out] == list(range(12))
     assert detect.asked == [0, 4, 8, 10]
-    for frame, detections in out:
+    for frame, detections, _ in out:
         assert (detections is None) == (frame.index % 2 == 1)
         if detections is not None:
             np.testing.assert_allclose(detections[0], [[10 + 6 * frame.index, 20, 50, 60]], atol=1e-4)
@@ -72,7 +75,7 @@ def test_a_face_found_at_one_keyframe_only_is_kept_on_the_frames_nearer_it():
     found = {0: faces([0, 0, 10, 10]), 4: faces([0, 0, 10, 10], [100, 100, 20, 20])}
     out = list(detections_per_frame(given, lambda image: found[next(i for i, f in enumerate(given)
                                                                     if f.image is image)], every=4))
-    assert [len(d[0]) for _, d in out] == [1, 1, 2, 2, 2]  # frame 2 is halfway: the later keyframe's side
+    assert [len(d[0]) for _, d, _ in out] == [1, 1, 2, 2, 2]  # frame 2 is halfway: the later keyframe's side
     np.testing.assert_allclose(out[3][1][0][1], [100, 100, 20, 20])
 
 
@@ -95,7 +98,7 @@ def test_no_face_is_carried_across_a_shot_change():
 
     out = list(detections_per_frame(given, detect, every=4))
     assert asked == [0, 4, 5, 9]
-    assert [d[0][0].tolist() for _, d in out] == [[0, 0, 20, 20]] * 5 + [[40, 40, 20, 20]] * 5
+    assert [d[0][0].tolist() for _, d, _ in out] == [[0, 0, 20, 20]] * 5 + [[40, 40, 20, 20]] * 5
 
 
 def test_a_shot_change_is_a_large_change_of_the_whole_picture_not_a_moving_face():
@@ -123,8 +126,18 @@ def test_carried_boxes_on_a_real_clip_overlap_the_boxes_detected_in_every_frame(
     """woman_talking.mp4, detector on every 3rd frame: the carried boxes sit on the detected ones (IoU)."""
     path = str(videos / "woman_talking.mp4")
     detector, fps = make_detector(DEFAULT_DETECTOR), probe(path).fps
-    every_frame = [d for _, d in detections_per_frame(read_range(path, 0, 4, fps), detector.detect, every=1)]
-    carried = [d for _, d in detections_per_frame(read_range(path, 0, 4, fps), detector.detect, every=3)]
+    every_frame = [d for _, d, _ in detections_per_frame(read_range(path, 0, 4, fps), detector.detect, every=1)]
+    carried = [d for _, d, _ in detections_per_frame(read_range(path, 0, 4, fps), detector.detect, every=3)]
     assert len(carried) == len(every_frame) > 90
     ious = [box_iou(a[0], b[0]).max() for a, b in zip(every_frame, carried)]
     assert np.min(ious) > 0.8 and np.median(ious) > 0.9
+
+
+@pytest.mark.parametrize(("detect_every", "fps", "sample_fps", "step"), [
+    (None, 30.0, None, 6), (None, 25.0, None, 5), (None, 23.976, None, 5), (None, 60.0, None, 12),
+    (None, 30.0, 5.0, 1),  # --fps 5: analysed frames 0.2 s apart already, each one detected
+    (None, 30.0, 10.0, 2), (None, 0.0, None, 1),  # a frame rate the container does not give: every frame
+    (3, 30.0, None, 3), (1, 60.0, None, 1),  # --detect-every K is taken as it is
+])
+def test_the_default_detects_about_every_fifth_of_a_second_of_analysed_video(detect_every, fps, sample_fps, step):
+    assert keyframe_step(detect_every, fps, sample_fps) == step

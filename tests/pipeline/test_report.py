@@ -100,7 +100,7 @@ def face_rows(video: str, emotions: list[str], track_id: int = 0, step_s: float 
     return frame.assign(video_id=f"id-{video}", video_path=f"/nowhere/{video}.mp4",
                         frame_index=np.arange(len(emotions)), timestamp_s=step_s * np.arange(len(emotions)),
                         face_index=np.int32(track_id), track_id=np.int32(track_id), x=np.int32(x + 50 * track_id),
-                        y=np.int32(10), w=np.int32(40), h=np.int32(40), det_score=np.float32(0.9),
+                        y=np.int32(10), w=np.int32(40), h=np.int32(40), det_score=np.float32(0.9), detected=True,
                         emotion=emotions, confidence=np.float32(0.88))
 
 
@@ -307,7 +307,7 @@ def test_thumbnails_are_the_crops_the_model_saw(videos, tmp_path):
         faces = find_faces(frame.image, detector, margins)
         for (x, y, w, h), score, crop in zip(faces.boxes, faces.scores, faces.crops):
             rows.append(dict(frame_index=frame.index, timestamp_s=frame.timestamp_s, x=x, y=y, w=w, h=h,
-                             det_score=score))
+                             det_score=score, detected=True))
             crops[round(frame.timestamp_s, 6)] = crop
     emotions = ["neutral" if row["timestamp_s"] < 1 else "happy" for row in rows]
     timeline = pd.DataFrame(rows).assign(

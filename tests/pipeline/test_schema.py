@@ -9,7 +9,7 @@ EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 def test_timeline_schema_golden():
     expected = [("video_id", pa.string()), ("video_path", pa.string()), ("frame_index", pa.int64()),
                 ("timestamp_s", pa.float64()), ("face_index", pa.int32()), ("track_id", pa.int32()), ("x", pa.int32()), ("y", pa.int32()),
-                ("w", pa.int32()), ("h", pa.int32()), ("det_score", pa.float32()),
+                ("w", pa.int32()), ("h", pa.int32()), ("det_score", pa.float32()), ("detected", pa.bool_()),
                 *[(name, pa.float32()) for name in EMOTIONS], ("emotion", pa.string()), ("confidence", pa.float32())]
     assert [(f.name, f.type) for f in TIMELINE_SCHEMA] == expected
 

@@ -18,6 +18,12 @@ def test_read_timelines_round_trips_and_finds_no_videos_table(tmp_path):
     assert read_videos(path) is None
 
 
+def test_timelines_written_before_the_detected_column_still_read(tmp_path):
+    path = tmp_path / "t.parquet"
+    TWO_VIDEOS.drop(columns="detected").to_parquet(path)
+    assert len(read_timelines(path)) == len(TWO_VIDEOS)
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such timelines file"),
     (b"not parquet", "not a readable Parquet file"),

@@ -35,15 +35,16 @@ def summary(ranges, frames, error=None, frames_declared=0):
 def test_ranges_in_any_order_are_offset_into_one_timeline():
     collector = Collector()
     second = dict(TASK, range_index=1)
-    assert collector.add(classified(_face_rows(second, [(0, 2.0, faces(1, 5))]))) == []
+    assert collector.add(classified(_face_rows(second, [(0, 2.0, faces(1, 5), True)]))) == []
     assert collector.add(classified(_summary_row(second, summary(2, 7)))) == []  # range 0 still missing
-    first_rows = _face_rows(TASK, [(3, 0.3, faces(4))])
+    first_rows = _face_rows(TASK, [(3, 0.3, faces(4), False)])
     [video] = collector.add(classified({k: np.concatenate([v, _summary_row(TASK, summary(2, 20))[k]])
                                         for k, v in first_rows.items()}))
     assert video.timeline.schema == TIMELINE_SCHEMA
     table = video.timeline.to_pydict()
     assert table["frame_index"] == [3, 20, 20]  # range 1 starts after the 20 frames of range 0
     assert table["face_index"] == [0, 0, 1] and table["x"] == [4, 1, 5]
+    assert table["detected"] == [False, True, True]  # whether the detector saw the frame travels with each row
     assert video.row["status"] == "ok" and video.row["frames_total"] == 27 and video.row["faces"] == 3
     assert video.row["video_id"] == "abc"
 
@@ -54,7 +55,7 @@ def test_ranges_in_any_order_are_offset_into_one_timeline():
 ])
 def test_failed_videos_have_an_error_and_no_timeline_rows(summary_fields, message):
     collector = Collector()
-    collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1))])))
+    collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1), True)])))
     fields = summary(1, **summary_fields)
     [video] = collector.add(classified(_summary_row(TASK, fields)))
     assert video.row["status"] == "error" and message in video.row["error"] and video.timeline.num_rows == 0
@@ -63,7 +64,7 @@ def test_failed_videos_have_an_error_and_no_timeline_rows(summary_fields, messag
 
 def test_a_damaged_video_keeps_the_rows_of_the_frames_that_decoded():
     collector = Collector()
-    collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1)), (5, 0.5, faces(2, 20))])))
+    collector.add(classified(_face_rows(TASK, [(0, 0.0, faces(1), True), (5, 0.5, faces(2, 20), True)])))
     [video] = collector.add(classified(_summary_row(TASK, summary(1, frames=36, frames_declared=72))))
     assert video.row["status"] == "partial" and video.timeline.num_rows == video.row["faces"] == 3
     assert video.row["error"].startswith("/v.mp4: truncated or damaged: frames stop at 3.7 s of the 7.2 s")
