@@ -1,7 +1,7 @@
 """Throughput of ``fervid analyze`` against a plain single-process loop and the decode-only floor.
 
 Run: python benchmarks/analyze.py [--frames 10000 | --quick] [--height 1080] [--model PATH.keras] [--detector NAME]
-                                  [--detect-every 1,2,3] [--skip-before]
+                                  [--detect-every 1,2,3] [--rounds 3] [--skip-before]
 
 Builds a folder of symlinks that repeats the sample clips until it holds at least ``--frames`` frames, then in
 this one process tree measures, each over the same videos:
@@ -12,7 +12,8 @@ this one process tree measures, each over the same videos:
 4. the same call as it ran before LiteRT: BlazeFace through ``cv2.dnn`` (``detectors.Cv2DnnBlazeFace``, put into
    the Ray workers by a setup hook) and the TensorFlow engine (``--skip-before`` leaves it out);
 5. with ``--detect-every K,...``: the same call with the detector on every K-th frame, faces carried between
-   (``fervid.pipeline.keyframes``; 1: a detection in every frame), against 3, which detects about every 0.2 s.
+   (``fervid.pipeline.keyframes``; 1: a detection in every frame), against 3, which detects about every 0.2 s;
+   with ``--rounds N`` 3 and 5 take turns N times and the rows and ratios are the medians (the host's speed drifts).
 ``--height 1080`` first re-encodes each clip scaled up to that height (MPEG-4 Part 2, the encoder OpenCV's wheel
 has), for the frame sizes of real recordings: the sample clips are 336-540 pixels high.
 Peak memory is the largest resident set seen while a stage runs, for Ray summed over every process under this
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -147,6 +149,11 @@ def measure(name: str, run: Callable[[], int]) -> dict:
     return row
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median speed among rounds of one analysis (the upper middle one of an even count)."""
+    return sorted(runs, key=lambda run: run["fps"])[len(runs) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000, help="Frames in the workload (at least).")
@@ -157,6 +164,8 @@ def main() -> None:
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR)
     parser.add_argument("--detect-every", default="",
                         help="Comma-separated K: also analyze detecting every K-th frame.")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Run analyze and each --detect-every K this many times, in turn (ratios: medians).")
     parser.add_argument("--skip-before", action="store_true", help="Leave out analyze as it ran before LiteRT.")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -183,12 +192,19 @@ def main() -> None:
         ray_start = time.perf_counter() - started
         if args.detect_every:  # the first run in a fresh Ray is slower (workers import, helper actors start): not
             analyze(paths[:2], folder / "warm-up.parquet", config)  # against the runs compared with it
-        ray_run = measure("fervid analyze (Ray)", lambda: analyze(paths, folder / "out.parquet", config).frames)
-        carried = {}
-        for every in (int(k) for k in args.detect_every.split(",") if k):
-            every_k = replace(config, detect_every=every)
-            carried[every] = measure(f"analyze --detect-every {every}",
-                                     lambda: analyze(paths, folder / f"every{every}.parquet", every_k).frames)
+        # The analyses compared take turns, round after round: the host's speed drifts by 10-20% within minutes
+        # here, and runs side by side in each round see the same drift.
+        every_k = [int(k) for k in args.detect_every.split(",") if k]
+        settings = {None: config, **{every: replace(config, detect_every=every) for every in every_k}}
+        rounds = {every: [] for every in settings}
+        for _ in range(args.rounds):
+            for every, setting in settings.items():
+                name = "fervid analyze (Ray)" if every is None else f"analyze --detect-every {every}"
+                out = folder / f"every{every}.parquet"
+                setting = replace(setting, overwrite=True)
+                rounds[every].append(measure(name, lambda: analyze(paths, out, setting).frames))
+        ray_run = median_run(rounds[None])
+        carried = {every: median_run(runs) for every, runs in rounds.items() if every is not None}
         before = None
         if args.detector in ("blazeface-full", "blazeface-short") and not args.skip_before:
             import ray
@@ -206,8 +222,10 @@ def main() -> None:
         print(f"analyze --detect-every {every} / analyze {row['fps'] / ray_run['fps']:.2f}x "
               f"(decode floor {row['fps'] / floor['fps']:.2f})")
     if 1 in carried:
+        ratios = [default["fps"] / every_frame["fps"] for default, every_frame in zip(rounds[None], rounds[1])]
+        each = f"; median of {len(ratios)} rounds: {', '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
         print(f"analyze (detector about every {DETECT_INTERVAL_S:g} s, the default) / analyze --detect-every 1 "
-              f"(every frame) {ray_run['fps'] / carried[1]['fps']:.2f}x (target >= 1.5)")
+              f"(every frame) {statistics.median(ratios):.2f}x (target >= 1.5){each}")
     if before:
         print(f"analyze / analyze as before (cv2.dnn BlazeFace, TensorFlow engine) "
               f"{ray_run['fps'] / before['fps']:.2f}x (target >= 1.8)")

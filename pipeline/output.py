@@ -70,10 +70,15 @@ class PartialOutput:
         (self.folder / "settings.json").write_text(json.dumps(settings, indent=2))
 
     def _check_settings(self, found: dict, where: Path) -> None:
-        if found != self.settings:
-            changed = sorted(k for k in set(found) | set(self.settings) if found.get(k) != self.settings.get(k))
-            raise FervidError(f"{where} was made with other settings ({', '.join(changed)} differ); "
-                              "pass --overwrite to start again")
+        # A setting that an older output lacks counts as null: settings are added with null meaning "as before"
+        # (detect_interval_s is null with --detect-every K, and absent from outputs made when every frame was).
+        changed = [key for key in sorted(set(found) | set(self.settings)) if found.get(key) != self.settings.get(key)]
+        if changed:
+            # Both values, so that a user can repeat the options that made the rows.
+            differences = "; ".join(f"{key}: {json.dumps(found.get(key))} there, "
+                                    f"{json.dumps(self.settings.get(key))} now" for key in changed)
+            raise FervidError(f"{where} was made with other settings ({differences}); run with the options that "
+                              "made it, or pass --overwrite to start again")
 
     def _unpack_complete_output(self) -> None:
         """A complete output becomes a partial folder, so one code path serves both kinds of resume."""

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from fervid.cli import main
 from fervid.errors import FervidError
 from fervid.pipeline.job import AnalyzeConfig, AnalyzeSummary, analyze
-from fervid.pipeline.output import SETTINGS_KEY
+from fervid.pipeline.output import SETTINGS_KEY, PartialOutput
 from fervid.pipeline.schema import (EMOTION_COLUMNS, SMOOTH_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, timeline_schema,
                                     videos_path)
 from fervid.pipeline.summary import prepare, video_verdicts
@@ -267,7 +267,18 @@ def test_resume_refuses_other_settings(pair, tmp_path):
     shutil.copy(videos_path(reference), videos_path(out))
     result = CliRunner().invoke(main, ["analyze", str(folder), "--out", str(out), "--model", config.model_path,
                                        "--fps", "2", "--resume"])
-    assert result.exit_code == 1 and "other settings (sample_fps differ)" in result.output
+    assert result.exit_code == 1 and "other settings (sample_fps: 5 there, 2.0 now); run with the options" in (
+        result.output)
+
+
+def test_resume_names_both_values_and_takes_a_setting_an_older_run_lacked_for_null(tmp_path):
+    out = tmp_path / "out.parquet"
+    PartialOutput(out, {"detect_every": 1}, resume=False, overwrite=False)  # a run interrupted before any video
+    with pytest.raises(FervidError, match=r"\(detect_every: 1 there, null now; detect_interval_s: null there, 0\.2 "
+                                          r"now\); run with the options that made it, or pass --overwrite"):
+        PartialOutput(out, {"detect_every": None, "detect_interval_s": 0.2}, resume=True, overwrite=False)
+    # Made before detect_interval_s existed, when the detector ran on every frame: --detect-every 1 resumes it.
+    PartialOutput(out, {"detect_every": 1, "detect_interval_s": None}, resume=True, overwrite=False)
 
 
 def test_output_to_a_uri_is_staged_and_uploaded_videos_table_last(pair, tmp_path):
