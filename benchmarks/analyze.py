@@ -192,16 +192,15 @@ def main() -> None:
         ray_start = time.perf_counter() - started
         if args.detect_every:  # the first run in a fresh Ray is slower (workers import, helper actors start): not
             analyze(paths[:2], folder / "warm-up.parquet", config)  # against the runs compared with it
-        # The analyses compared take turns, round after round: the host's speed drifts by 10-20% within minutes
-        # here, and runs side by side in each round see the same drift.
+        # The analyses compared take turns, round after round: the host's speed drifted by up to 25% within
+        # minutes here, and runs side by side in each round see the same drift. Each round rewrites its output.
         every_k = [int(k) for k in args.detect_every.split(",") if k]
-        settings = {None: config, **{every: replace(config, detect_every=every) for every in every_k}}
+        settings = {every: replace(config, detect_every=every, overwrite=True) for every in [None, *every_k]}
         rounds = {every: [] for every in settings}
         for _ in range(args.rounds):
             for every, setting in settings.items():
                 name = "fervid analyze (Ray)" if every is None else f"analyze --detect-every {every}"
                 out = folder / f"every{every}.parquet"
-                setting = replace(setting, overwrite=True)
                 rounds[every].append(measure(name, lambda: analyze(paths, out, setting).frames))
         ray_run = median_run(rounds[None])
         carried = {every: median_run(runs) for every, runs in rounds.items() if every is not None}
