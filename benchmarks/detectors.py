@@ -42,7 +42,7 @@ from fervid.pipeline.detect import (BLAZEFACE, DETECTORS, FRAMING, BlazeFaceDete
                                     tflite_path)
 from fervid.pipeline.sources import list_videos
 from fervid.pipeline.summary import prepare, video_answers
-from fervid.pipeline.video import open_capture
+from fervid.pipeline.video import probe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from video_accuracy import decode  # noqa: E402  (frames and times, opened as the product opens them)
@@ -169,7 +169,7 @@ def make_close_faces(cache: Path) -> None:
             frames, _ = decode(folder / row.file)
             boxes = [box for box in (best_box(reference.detect(frame)) for frame in frames) if box is not None]
             if boxes:  # the default finds a face in every dev photo and clip
-                fps = open_capture(str(folder / row.file)).get(cv2.CAP_PROP_FPS)
+                fps = probe(str(folder / row.file)).fps
                 items.append((Path(row.file).stem, row.label, frames, np.median(boxes, axis=0), fps))
         for margin in wanted:
             write_set(cache / f"{kind}-cut-{round(100 * margin):02d}",

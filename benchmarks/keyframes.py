@@ -61,7 +61,7 @@ class Timed:
 def carried(detect, images: list[np.ndarray], times: list[float], every: int | None) -> list:
     """Each frame's faces with the detector on every ``every``-th frame (None: ``fervid analyze``'s default, K from
     the clip's frame rate)."""
-    frames = [Frame(i, t, image) for i, (image, t) in enumerate(zip(images, times))]
+    frames = [Frame.from_bgr(i, t, image) for i, (image, t) in enumerate(zip(images, times))]
     fps = 1 / float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     return [found for _, found, _ in detections_per_frame(frames, detect, keyframe_step(every, fps))]
 

@@ -20,6 +20,7 @@ crops from the same detections, and every answer rule reads the same probabiliti
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from fervid.model.predict import make_classifier
 from fervid.pipeline.align import FER2013_KEYPOINTS, aligned_crops, level_crops, match_fer2013
 from fervid.pipeline.detect import DETECTORS, FRAMING, clip_boxes, crop_faces, make_detector
 from fervid.pipeline.summary import ANSWER_FACES, ANSWER_METHODS, prepare, video_answers
-from fervid.pipeline.video import open_capture
+from fervid.pipeline.video import probe, read_range
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_margin import FACE_PX, frame_with  # noqa: E402  (the pasted-FER2013 frames, shared with that script)
@@ -42,17 +43,9 @@ ALIGN_POINTS = 4  # the first four of BlazeFace's six keypoints; the ear tragion
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    """Every frame and its time, opened as the product opens videos and photos (FFmpeg)."""
-    import cv2
-
-    capture = open_capture(str(path))
-    frames, times = [], []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return frames, times
-        frames.append(image)
-        times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000)
+    """Every frame (BGR) and its time, decoded as the product decodes videos and photos."""
+    frames = list(read_range(str(path), -math.inf, math.inf, probe(str(path)).fps))
+    return [frame.image for frame in frames], [frame.timestamp_s for frame in frames]
 
 
 def detections(detector, frame: np.ndarray):

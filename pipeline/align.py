@@ -100,8 +100,8 @@ def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: int = INPUT_SIZE) -> 
     return cv2.resize(turned, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def level_crops(frame_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, margins) -> np.ndarray:
-    """uint8 (N, 48, 48) grayscale crops of each box grown by ``margins`` (left, top, right, bottom shares, the
+def level_crops(frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, margins) -> np.ndarray:
+    """uint8 (N, 48, 48) grayscale crops (of a BGR or grey frame) of each box grown by ``margins`` (left, top, right, bottom shares, the
     detector's FER2013 framing), turned about the box centre so the eyes (keypoints 0 and 1) are level."""
     import cv2
 
@@ -114,7 +114,7 @@ def level_crops(frame_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
         to_crop = np.array([[INPUT_SIZE / (w * (1 + left + right)), 0, 0],
                             [0, INPUT_SIZE / (h * (1 + top + bottom)), 0], [0, 0, 1]])
         from_corner = np.array([[1, 0, -(x - left * w)], [0, 1, -(y - top * h)], [0, 0, 1]])
-        crops[i] = warp_crop(frame_bgr, (to_crop @ from_corner @ turn)[:2])
+        crops[i] = warp_crop(frame, (to_crop @ from_corner @ turn)[:2])
     return crops
 
 

@@ -8,6 +8,7 @@ After ``--fps`` sampling, a frame's boxes stay up until the next analysed frame,
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ def annotate_video(video_path: str | os.PathLike, timelines: pd.DataFrame, out: 
     """Write ``out`` (mp4v): ``video_path`` with its timeline rows drawn. Tracks are assigned when missing."""
     import cv2
 
-    from .video import VideoError, open_capture
+    from .video import VideoError, probe, read_range
 
     out = Path(out)
     if not out.parent.is_dir():
@@ -79,11 +80,11 @@ def annotate_video(video_path: str | os.PathLike, timelines: pd.DataFrame, out: 
     rows = ensure_tracks(rows_for_video(timelines, video_path))
     emotion_column, confidence_column = _label_columns(rows)
     try:
-        capture = open_capture(str(video_path))
+        info = probe(str(video_path))
     except VideoError as error:
         raise FervidError(str(error)) from error
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps = info.fps or 30.0
+    size = info.width, info.height
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise FervidError(f"{out}: OpenCV cannot write an mp4v video there (use a .mp4 or .mov name)")
@@ -92,10 +93,8 @@ def annotate_video(video_path: str | os.PathLike, timelines: pd.DataFrame, out: 
     frames = frames_with_boxes = 0
     current, until = rows.iloc[:0], 0
     try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
+        for frame in read_range(str(video_path), -math.inf, math.inf, info.fps):
+            image = frame.image
             if frames in by_frame:
                 current, until = by_frame[frames], frames + hold
             if frames < until and len(current):
@@ -103,7 +102,8 @@ def annotate_video(video_path: str | os.PathLike, timelines: pd.DataFrame, out: 
                 frames_with_boxes += 1
             writer.write(image)
             frames += 1
+    except VideoError as error:
+        raise FervidError(str(error)) from error
     finally:
-        capture.release()
         writer.release()
     return AnnotateResult(out=out, frames=frames, frames_with_boxes=frames_with_boxes)

@@ -157,7 +157,7 @@ def _faces_in_range(task: dict, summary: dict, detector_name: str, sample_fps: f
             if detections is None:
                 continue  # outside the --fps sample: counted, not analysed
             summary["analyzed"] += 1
-            faces = cut_faces(frame.image, detections, margins)
+            faces = cut_faces(frame.grey, detections, margins)  # crops are grey: no colour picture for carried frames
             if len(faces.boxes):
                 summary["with_faces"] += 1
                 pending.append((frame.index, frame.timestamp_s, faces, detected))

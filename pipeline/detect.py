@@ -313,11 +313,11 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int, margins: float | Marg
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int32)
 
 
-def crop_faces(frame_bgr: np.ndarray, boxes_xywh: np.ndarray) -> np.ndarray:
-    """uint8 (N, 48, 48) grayscale crops of integer, non-empty boxes that lie inside the frame."""
+def crop_faces(frame: np.ndarray, boxes_xywh: np.ndarray) -> np.ndarray:
+    """uint8 (N, 48, 48) grayscale crops of integer, non-empty boxes that lie inside the frame (BGR or grey)."""
     import cv2
 
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     crops = np.empty((len(boxes_xywh), INPUT_SIZE, INPUT_SIZE), np.uint8)
     for i, (x, y, w, h) in enumerate(boxes_xywh):
         crops[i] = cv2.resize(gray[y:y + h, x:x + w], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
@@ -348,20 +348,20 @@ def find_faces(frame_bgr: np.ndarray, detector, margins: float | Margins) -> Fac
     return cut_faces(frame_bgr, detector.detect(frame_bgr), margins)
 
 
-def cut_faces(frame_bgr: np.ndarray, detections: tuple[np.ndarray, np.ndarray, np.ndarray],
+def cut_faces(frame: np.ndarray, detections: tuple[np.ndarray, np.ndarray, np.ndarray],
               margins: float | Margins) -> Faces:
     """``find_faces`` for detections already made (boxes, scores, keypoints in frame pixels), e.g. carried from
-    the frames around it (``fervid.pipeline.keyframes``)."""
+    the frames around it (``fervid.pipeline.keyframes``); ``frame``: BGR, or grey (``Frame.grey``)."""
     from .align import level_crops
 
-    height, width = frame_bgr.shape[:2]
+    height, width = frame.shape[:2]
     raw, scores, keypoints = detections
     boxes = clip_boxes(raw, width, height)
     visible = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)  # BlazeFace may place a box partly off the padded square
     order = np.lexsort((boxes[visible, 1], boxes[visible, 0]))
     raw, boxes, scores, keypoints = (a[visible][order] for a in (raw, boxes, scores, keypoints))
     if np.isnan(keypoints).any():  # Haar: no eyes to level by
-        crops = crop_faces(frame_bgr, clip_boxes(raw, width, height, margins))
+        crops = crop_faces(frame, clip_boxes(raw, width, height, margins))
     else:
-        crops = level_crops(frame_bgr, raw, keypoints, np.broadcast_to(np.asarray(margins, np.float64), (4,)))
+        crops = level_crops(frame, raw, keypoints, np.broadcast_to(np.asarray(margins, np.float64), (4,)))
     return Faces(boxes, scores.astype(np.float32), crops)

@@ -30,11 +30,11 @@ from .video import Frame
 Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes (N, 4) x, y, w, h; scores (N,); keypoints (N, 6, 2)
 MIN_IOU = 0.3  # a face moves far less than this between keyframes a few frames apart; two faces rarely overlap so
 # Mean absolute grey-level change (0-255) between two consecutive analysed frames, seen through every 16th pixel,
-# above which they are taken for a cut. Measured on the 19 sample and dev clips (3,367 frame pairs): within a shot the
-# change is 1.3 at the median and 9.9 at the 99th percentile (fast pans, stage lights); the 342 cuts made by joining
-# the last frame of one clip to the first of another change 11.5 at the least and 49.7 at the median. At 12, 13 pairs
-# within a shot count as cuts (two extra detections each) and 3 cuts pass, all between clips of one person in one
-# framing, where carrying the box is harmless.
+# above which they are taken for a cut. Measured on the 19 sample and dev clips (3,367 frame pairs, the decoder's luma
+# plane): within a shot the change is 1.2 at the median and 9.8 at the 99th percentile (fast pans, stage lights); the
+# 342 cuts made by joining the last frame of one clip to the first of another change 11.9 at the least and 50.9 at
+# the median. At 12, 13 pairs within a shot count as cuts (two extra detections each) and 1 cut passes, between two
+# clips of one person in one framing, where carrying the box is harmless.
 SHOT_CHANGE = 12.0
 SHOT_CHANGE_STRIDE = 16
 # The default gap between detections, in seconds of analysed video: 6 frames at 30 fps, 5 at 24-25 fps. Measured
@@ -101,10 +101,10 @@ def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray],
     since_keyframe: int | None = None  # analysed frames since the last keyframe; None before the first
     previous: np.ndarray | None = None  # the previous analysed frame, as shot_changed sees it (every > 1 only)
     for frame in frames:
-        if frame.image is None:
+        if frame.grey is None:
             waiting.append(frame)
             continue
-        seen = _grey_levels(frame.image) if every > 1 else None
+        seen = _grey_levels(frame.grey) if every > 1 else None
         cut = previous is not None and shot_changed(previous, seen)
         previous = seen
         if cut:  # the old shot ends on a keyframe too, so no face is carried across the cut
@@ -121,9 +121,8 @@ def detections_per_frame(frames: Iterable[Frame], detect: Callable[[np.ndarray],
     yield from ((frame, None, False) for frame in waiting)
 
 
-def _grey_levels(image: np.ndarray) -> np.ndarray:
-    sparse = image[::SHOT_CHANGE_STRIDE, ::SHOT_CHANGE_STRIDE]
-    return sparse.mean(axis=-1, dtype=np.float32) if sparse.ndim == 3 else sparse.astype(np.float32)
+def _grey_levels(grey: np.ndarray) -> np.ndarray:
+    return grey[::SHOT_CHANGE_STRIDE, ::SHOT_CHANGE_STRIDE].astype(np.float32)
 
 
 def shot_changed(before: np.ndarray, after: np.ndarray) -> bool:
@@ -134,7 +133,7 @@ def shot_changed(before: np.ndarray, after: np.ndarray) -> bool:
 def _last_analysed_as_keyframe(waiting: list[Frame], last: Detections | None, detect: Callable):
     """Detect on the last analysed frame among ``waiting`` and give it and the frames before it (carried); returns
     the new last keyframe's faces and the frames still waiting (those outside the sample after it)."""
-    analysed = [i for i, frame in enumerate(waiting) if frame.image is not None]
+    analysed = [i for i, frame in enumerate(waiting) if frame.grey is not None]
     if not analysed:
         return last, waiting
     end = analysed[-1]
@@ -148,10 +147,10 @@ def _carried(waiting: list[Frame], first: Detections | None,
              second: Detections) -> Iterator[tuple[Frame, Detections | None, bool]]:
     """The frames between two keyframes with their carried faces (before a range's first keyframe there are only
     frames outside the sample)."""
-    analysed = sum(frame.image is not None for frame in waiting)
+    analysed = sum(frame.grey is not None for frame in waiting)
     position = 0
     for frame in waiting:
-        if frame.image is None:
+        if frame.grey is None:
             yield frame, None, False
             continue
         position += 1

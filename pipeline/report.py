@@ -7,7 +7,7 @@ recorded in the Parquet metadata); the failed and partial files with their messa
 between the seven expressions (face-frames, and videos by their answer); a sortable, filterable table of every
 video; then one section per video with a timeline per face track (the smoothed probabilities over time, the
 colours of ``fervid plot``) and a few thumbnails per track: the 48x48 crop the model saw, cut again from the
-source frame by the product's own ``find_faces``, beside the frame around it.
+source frame by the product's own ``cut_faces``, beside the frame around it.
 
 Every number comes from ``fervid.pipeline.summary`` with ``fervid summarize``'s defaults, so the page and the
 summary tables agree. It is one file that opens offline: no script, style sheet or font from elsewhere, charts
@@ -380,12 +380,12 @@ def _picks(track_rows: pd.DataFrame, count: int) -> list[float]:
 
 
 def _thumbnails(source: str, rows: pd.DataFrame, picks: dict, settings: dict, fps: float | None) -> dict:
-    """Decode each picked frame, find its faces again with the run's detector and crop (``find_faces``, the code
+    """Decode each picked frame, find its faces again with the run's detector and crop (``cut_faces``, the code
     that cut what the model saw), and render the track's crop and the frame around it."""
     import cv2
 
     from .crops import cached_detector
-    from .detect import DEFAULT_DETECTOR, FRAMING, find_faces
+    from .detect import DEFAULT_DETECTOR, FRAMING, cut_faces
     from .video import probe, read_range
 
     detector_name = settings.get("detector") or DEFAULT_DETECTOR
@@ -398,7 +398,7 @@ def _thumbnails(source: str, rows: pd.DataFrame, picks: dict, settings: dict, fp
         frame = next(iter(read_range(source, time_s - half_frame, time_s + half_frame, fps)), None)
         if frame is None or frame.image is None:
             continue
-        faces = find_faces(frame.image, detector, margins)
+        faces = cut_faces(frame.grey, detector.detect(frame.image), margins)  # as analyze cuts them: from grey
         for track_id, times in picks.items():
             if time_s not in times:
                 continue

@@ -18,7 +18,7 @@ def faces(*boxes):
 
 def distinct_frames(count, sampled=lambda index: True):
     """Frames with their own (blank) images, so a detector can tell which one it was given."""
-    return [Frame(i, i / 30, np.zeros((4, 4, 3), np.uint8) if sampled(i) else None) for i in range(count)]
+    return [Frame.from_bgr(i, i / 30, np.zeros((4, 4, 3), np.uint8) if sampled(i) else None) for i in range(count)]
 
 
 class MovingFace:
@@ -89,7 +89,7 @@ def test_no_faces_at_either_keyframe_gives_empty_detections_of_the_right_shapes(
 def test_no_face_is_carried_across_a_shot_change():
     """A cut at frame 5 (dark shot, then a bright one) with keyframes every 4: the dark shot's last frame and the
     bright shot's first are detected too, so each frame keeps its own shot's face."""
-    given = [Frame(i, i / 30, np.full((64, 64, 3), 30 if i < 5 else 220, np.uint8)) for i in range(10)]
+    given = [Frame.from_bgr(i, i / 30, np.full((64, 64, 3), 30 if i < 5 else 220, np.uint8)) for i in range(10)]
     asked = []
 
     def detect(image):

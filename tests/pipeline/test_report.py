@@ -22,7 +22,7 @@ from fervid.cli import main
 from fervid.errors import FervidError
 from fervid.pipeline import report as report_module
 from fervid.pipeline.align import CROP_VERSION
-from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, find_faces, make_detector
+from fervid.pipeline.detect import DEFAULT_DETECTOR, FRAMING, cut_faces, make_detector
 from fervid.pipeline.output import SETTINGS_KEY
 from fervid.pipeline.report import ReportConfig, write_report
 from fervid.pipeline.schema import EMOTION_COLUMNS, TIMELINE_SCHEMA, VIDEOS_SCHEMA, videos_path
@@ -135,7 +135,7 @@ def run(tmp_path) -> Path:
     videos = [videos_row("two", faces=26), videos_row("one", frames=7, faces=7),
               videos_row("damaged", "partial", "/nowhere/damaged.mp4: truncated or damaged: frames stop at 0.4 s",
                          frames=4, faces=4),
-              videos_row("broken", "error", "/nowhere/broken.mp4: OpenCV/FFmpeg cannot open it as a video"),
+              videos_row("broken", "error", "/nowhere/broken.mp4: FFmpeg cannot open it as a video"),
               videos_row("empty", frames=30)]
     return write_run(tmp_path, rows, videos)
 
@@ -154,7 +154,7 @@ def test_every_video_is_in_the_table_and_the_numbers_are_summarizes(run, tmp_pat
     assert sorted(table.index) == ["broken.mp4", "damaged.mp4", "empty.mp4", "one.mp4", "two.mp4"]
     assert list(table.index)[:2] == ["broken.mp4", "damaged.mp4"]  # failed, then partial files first
     assert table.loc["damaged.mp4", "note"].endswith("frames stop at 0.4 s")
-    assert table.loc["broken.mp4", "note"].startswith("/nowhere/broken.mp4: OpenCV/FFmpeg cannot open")
+    assert table.loc["broken.mp4", "note"].startswith("/nowhere/broken.mp4: FFmpeg cannot open")
     assert table.loc["empty.mp4", "note"] == "no faces found"
 
     summary = summarize(run, tmp_path)
@@ -297,14 +297,15 @@ def test_detail_and_thumbnails_stop_at_their_limits_and_say_so(run, tmp_path):
 
 
 def test_thumbnails_are_the_crops_the_model_saw(videos, tmp_path):
-    """A real clip through the real detector (no model: the probabilities are made up): the page's crops are
-    ``find_faces``' crops of those frames, and its frames show the video."""
+    """A real clip through the real detector (no model: the probabilities are made up): the page's crops are the
+    crops ``fervid analyze`` cuts of those frames (``cut_faces`` on the grey picture), and its frames show the
+    video."""
     clip = videos / "man_single_face.mp4"
     info = probe(str(clip))
     detector, margins = make_detector(DEFAULT_DETECTOR), FRAMING[DEFAULT_DETECTOR]
     rows, crops = [], {}
     for frame in read_range(str(clip), -math.inf, math.inf, info.fps):
-        faces = find_faces(frame.image, detector, margins)
+        faces = cut_faces(frame.grey, detector.detect(frame.image), margins)
         for (x, y, w, h), score, crop in zip(faces.boxes, faces.scores, faces.crops):
             rows.append(dict(frame_index=frame.index, timestamp_s=frame.timestamp_s, x=x, y=y, w=w, h=h,
                              det_score=score, detected=True))

@@ -24,7 +24,7 @@ from fervid.model.labels import FER2013_LABELS
 from fervid.model.network import NetworkConfig
 
 OK, PARTIAL, ERROR, NOT_LISTED = "ok", "partial", "error", "not listed"
-CANNOT_OPEN = "OpenCV/FFmpeg cannot open it as a video"
+CANNOT_OPEN = "FFmpeg cannot open it as a video"
 SAMPLE = "man_single_face.mp4"  # 72 frames, 640x360, moov atom at the end
 SAMPLE_FRAMES = 72
 VFR_SAMPLE = "face_then_no_face.mov"  # variable frame rate
@@ -54,8 +54,7 @@ CASES = (
     Case("still image .png (passed explicitly)", "still.png", OK, frames=1,
          note="FFmpeg reads an image as a one-frame video; it is analysed like one"),
     Case(".jpg renamed .mp4", "photo.mp4", OK, frames=1, note="FFmpeg probes the content, not the name"),
-    Case("audio only (WAV named .mp4)", "audio.mp4", ERROR, CANNOT_OPEN,
-         note="OpenCV opens no capture without a video stream, so the message cannot be more precise"),
+    Case("audio only (WAV named .mp4)", "audio.mp4", ERROR, "it holds no video stream"),
     Case("0-frame video", "zero_frames.mp4", ERROR, CANNOT_OPEN, note="OpenCV's writer leaves no playable track"),
     Case("1-frame video", "one_frame.mp4", OK, frames=1),
     Case("4K video (3840x2160, 3 frames)", "uhd_4k.mp4", OK, frames=3),
