@@ -101,8 +101,9 @@ def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: int = INPUT_SIZE) -> 
 
 
 def level_crops(frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, margins) -> np.ndarray:
-    """uint8 (N, 48, 48) grayscale crops (of a BGR or grey frame) of each box grown by ``margins`` (left, top, right, bottom shares, the
-    detector's FER2013 framing), turned about the box centre so the eyes (keypoints 0 and 1) are level."""
+    """uint8 (N, 48, 48) grayscale crops of each box grown by ``margins`` (left, top, right, bottom shares, the
+    detector's FER2013 framing), turned about the box centre so the eyes (keypoints 0 and 1) are level.
+    ``frame``: BGR, or grey (``Frame.grey``)."""
     import cv2
 
     left, top, right, bottom = margins
