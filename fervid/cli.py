@@ -65,8 +65,14 @@ def main():
 
 
 @main.command()
-@click.option("--data", required=True, help="Class folders (or train/ + val/ inside), fer2013.csv or packed .npz.")
-@click.option("--val", "val", default=None, help="Validation set; default: DATA/val, or 10% held out.")
+@click.option("--data", required=True, multiple=True,
+              help="Class folders (or train/ + val/ inside), fer2013.csv, packed .npz, a votes CSV, or a CSV of "
+                   "labelled photos and clips (file, label: faces cut by fervid's own detector and crop). Repeat "
+                   "to mix several sources in every batch (see --share).")
+@click.option("--share", "shares", type=float, multiple=True,
+              help="With several --data: each source's share of every batch, in the same order (default: by size).")
+@click.option("--val", "val", default=None, help="Validation set of the first --data; default: DATA/val, or 10% "
+                                                 "held out (every other source holds out its own).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
 @click.option("--recipe", type=click.Choice(["default", "paper"]), default="default", show_default=True,
               help="Starting hyper-parameters: the tuned recipe, or the paper's 15-epoch Adam run.")
@@ -85,8 +91,8 @@ def main():
               help="With a votes CSV: mix each face's single label into its vote shares with this weight (0-1).")
 @click.option("--prior-correction", type=float,
               help="Keep the class prior out of what the network learns (logit adjustment; 1 = full, 0 = off).")
-@click.option("--best-by", type=click.Choice(["val_accuracy", "val_mean_recall"]),
-              help="The val figure whose best epoch the artifact keeps.")
+@click.option("--best-by", type=click.Choice(["val_accuracy", "val_mean_recall", "last"]),
+              help="The val figure whose best epoch the artifact keeps, or the last epoch.")
 @images_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option("--init-from", metavar="NAME|PATH",
@@ -100,7 +106,7 @@ def main():
 @click.option("--max-failures", type=int, default=0, show_default=True,
               help="Restart the Ray Train workers from the last checkpoint this many times when one dies.")
 @friendly_errors
-def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, schedule, oversample_floor,
+def train(data, shares, val, out, recipe, epochs, batch_size, learning_rate, optimizer, schedule, oversample_floor,
           limit_per_class, seed, input_normalization, fer2013_label_weight, prior_correction, best_by, images, resume,
           init_from, workers, gpus_per_worker, address, storage_path, max_failures):
     """Train the paper's CNN on a labelled face set and write an artifact to OUT/model.keras."""
@@ -113,9 +119,13 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
                                        limit_per_class=limit_per_class, seed=seed,
                                        input_normalization=input_normalization,
                                        fer2013_label_weight=fer2013_label_weight, prior_correction=prior_correction,
-                                       best_by=best_by).items() if v is not None}
+                                       best_by=best_by, shares=tuple(shares) or None).items() if v is not None}
     config = replace(RECIPES[recipe], **overrides)
+    data = data if resume else [_training_source(source, out) for source in data]
+    data = data[0] if len(data) == 1 else data
     if workers > 0:
+        if not isinstance(data, str):
+            raise click.UsageError("--workers trains one --data source; mix sources in one process (--workers 0)")
         from fervid.model.distributed import DistributedConfig, train_distributed
 
         dist = DistributedConfig(workers=workers, gpus_per_worker=gpus_per_worker, address=address,
@@ -126,6 +136,29 @@ def train(data, val, out, recipe, epochs, batch_size, learning_rate, optimizer, 
         from fervid.model.train import train as train_here
 
         train_here(data, out, config, val=val, resume=resume, init_from=init_from, images=images, log=click.echo)
+
+
+def _training_source(data: str, out: str) -> str:
+    """``data`` as ``fervid.model.train`` reads it: a CSV of labelled photos and clips is cut into faces by the
+    analysis' own path first (``fervid.pipeline.labelled_faces``), kept in the run folder for ``--resume``."""
+    from fervid.pipeline.labelled_faces import is_labelled_media_csv
+
+    if not is_labelled_media_csv(data):
+        return data
+    from pathlib import Path
+
+    from fervid.console import filtered_stderr
+    from fervid.model.data import save_faces
+    from fervid.model.train import RunFolder, source_name
+    from fervid.pipeline.labelled_faces import cut_labelled_faces
+
+    run = RunFolder(out)
+    if run.is_started():
+        return data  # training refuses the run folder; say so before minutes of cutting
+    click.echo(f"{data}: cutting faces with fervid's detector and crop ...")
+    with filtered_stderr():
+        faces = cut_labelled_faces(data, log=click.echo)
+    return str(save_faces(faces, run.faces / f"{source_name(data)}.npz"))
 
 
 DETECTOR_CHOICES = click.Choice(["blazeface-full", "blazeface-short", "haar"])

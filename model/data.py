@@ -43,6 +43,8 @@ class FaceDataset:
     # Per-face vote counts over ``classes`` (a votes CSV), float32 (N, classes); a row of zeros where the face has
     # no usable votes (most of them said "unknown" or "not a face"). None: one label per face, nothing more.
     votes: np.ndarray | None = None
+    # Where each face came from (a photo or a video file), for faces cut from media: folds can then go by file.
+    files: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if self.images.ndim != 3 or self.images.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
@@ -52,6 +54,8 @@ class FaceDataset:
         if self.votes is not None and self.votes.shape != (len(self.labels), len(self.classes)):
             raise ValueError(f"Expected votes of shape {(len(self.labels), len(self.classes))}. "
                              f"Received {self.votes.shape}")
+        if self.files is not None and len(self.files) != len(self.labels):
+            raise ValueError(f"{len(self.files)} file names but {len(self.labels)} labels")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,7 +66,9 @@ class FaceDataset:
 
     def subset(self, index: np.ndarray) -> "FaceDataset":
         votes = None if self.votes is None else self.votes[index]
-        return FaceDataset(self.images[index], self.labels[index], self.classes, self.source, votes=votes)
+        files = None if self.files is None else tuple(np.asarray(self.files, dtype=object)[index])
+        return FaceDataset(self.images[index], self.labels[index], self.classes, self.source, votes=votes,
+                           files=files)
 
     def has_votes(self) -> np.ndarray:
         """bool (N,): the faces with a usable vote distribution (all of them when there are no votes at all)."""
@@ -122,6 +128,10 @@ def load_dataset(path: str | os.PathLike, classes: tuple[str, ...] | None = None
     if path.is_dir():
         return _load_folder(path, classes)
     if path.suffix.lower() == ".csv":
+        if {"file", "label"} <= set(csv_header(path)):
+            raise FervidError(f"{path}: a CSV of labelled photos and clips, not of faces: its faces must be cut by "
+                              "fervid's detector first (`fervid train` does it; in Python, "
+                              "fervid.pipeline.labelled_faces.cut_labelled_faces)")
         if "file" in csv_header(path):
             return _load_votes(path, classes, images)
         return _load_csv(path, classes, usage)
@@ -287,24 +297,42 @@ def _load_csv(path: Path, classes: tuple[str, ...] | None, usage: str | None) ->
 
 
 def _load_packed(path: Path, classes: tuple[str, ...] | None) -> FaceDataset:
-    """One ``.npz`` of concatenated JPEG bytes (``jpeg``, ``offsets``, ``labels``, ``classes``)."""
+    """One ``.npz`` of concatenated JPEG bytes (``jpeg``, ``offsets``, ``labels``, ``classes``), or of ready faces
+    (``faces`` uint8 (N, 48, 48), ``labels``, ``classes``, ``files``: what ``save_faces`` writes)."""
     import cv2
 
     try:
-        packed = np.load(path, allow_pickle=False)
-        jpeg, offsets, labels = packed["jpeg"], packed["offsets"], packed["labels"]
-        packed_classes = tuple(str(c) for c in packed["classes"])
+        with np.load(path, allow_pickle=False) as packed:
+            arrays = {key: packed[key] for key in packed.files}
+        labels, packed_classes = arrays["labels"], tuple(str(c) for c in arrays["classes"])
+        if "faces" not in arrays:
+            jpeg, offsets = arrays["jpeg"], arrays["offsets"]
     except Exception as error:  # zip, key or format problems all mean the same to the user
         raise FervidError(f"{path}: not a packed face dataset ({error})") from None
     classes = tuple(classes) if classes else packed_classes
     remap = np.array([classes.index(c) if c in classes else -1 for c in packed_classes])
     if (remap < 0).any():
         raise FervidError(f"{path}: classes {packed_classes} do not fit the expected {list(classes)}")
+    if "faces" in arrays:
+        return FaceDataset(arrays["faces"], remap[labels].astype(np.int64), classes, str(path),
+                           files=tuple(str(f) for f in arrays.get("files", ())) or None)
     images, kept, skipped, converted = _decode_faces(
         (f"{path}[{i}]", cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_UNCHANGED))
         for i in range(len(labels)))
     return FaceDataset(np.stack(images), remap[labels[kept]].astype(np.int64), classes, str(path), converted,
                        tuple(skipped))
+
+
+def save_faces(dataset: FaceDataset, path: str | os.PathLike) -> Path:
+    """Write ``dataset`` as a lossless ``.npz`` that ``load_dataset`` reads back (faces, labels, classes, files):
+    how faces cut from photos and videos are kept between a run and its ``--resume``, or between folds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, faces=dataset.images, labels=dataset.labels, classes=np.array(dataset.classes),
+             files=np.array(dataset.files or (), dtype=str))
+    os.replace(partial, path)
+    return path
 
 
 def write_synthetic_faces(root: str | os.PathLike, per_class: int = 24, classes: tuple[str, ...] = FER2013_LABELS,

@@ -9,6 +9,7 @@ A run folder holds everything, so ``--resume`` can pick a run up where it stoppe
     RUN_DIR/state.json           epochs done, best epoch and its val accuracy, and each resume (after which epoch,
                                  when): the history plot marks them, so a card can show one cycle, not restarts
     RUN_DIR/model.keras          the final artifact (best epoch), written when the run completes
+    RUN_DIR/faces/NAME.npz       faces cut from a CSV of labelled photos and clips (``fervid train --data labels.csv``)
 
 Runs under any Keras 3 backend: TensorFlow here, JAX on the GPU machine (which has no TensorFlow).
 """
@@ -31,6 +32,9 @@ from .augment import AugmentConfig, augment, balanced_order
 from .data import FaceDataset, csv_has_usage, load_dataset
 from .network import NetworkConfig
 from .normalize import check_normalization, normalize_faces
+
+
+BEST_BY = ("val_accuracy", "val_mean_recall", "last")
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,19 @@ class TrainConfig:
     # the real photos (FINDINGS.md). oversample_floor (sampling by each face's majority label) is the other lever.
     prior_correction: float = 0.0
     # The history column whose best epoch the artifact keeps: "val_mean_recall" counts every class alike (the
-    # judge FINDINGS.md asks for with FER+ votes, where accuracy rewards answering the frequent neutral).
+    # judge FINDINGS.md asks for with FER+ votes, where accuracy rewards answering the frequent neutral); "last"
+    # keeps the last epoch, for a fine-tune on several sources whose first one's val alone should not choose (a
+    # fine-tune on film faces scores best on FER2013 val at its first epoch: FINDINGS.md).
     best_by: str = "val_accuracy"
+    # With several training sources (``train(data=[...])``): each one's share of every batch, in their order.
+    # Empty: each source in proportion to its size, as if they were one set.
+    shares: tuple[float, ...] = ()
 
     def __post_init__(self):
-        if self.best_by not in ("val_accuracy", "val_mean_recall"):
-            raise FervidError(f"best_by must be val_accuracy or val_mean_recall. Received {self.best_by!r}")
+        if self.best_by not in BEST_BY:
+            raise FervidError(f"best_by must be one of {', '.join(BEST_BY)}. Received {self.best_by!r}")
+        if any(not share > 0 for share in self.shares):
+            raise FervidError(f"every source's share of a batch must be positive. Received {list(self.shares)}")
         check_normalization(self.input_normalization)
         if not 0.0 <= self.fer2013_label_weight <= 1.0:
             raise FervidError(f"fer2013_label_weight must be in [0, 1]. Received {self.fer2013_label_weight}")
@@ -84,6 +95,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         data = dict(data)
         data["augment"] = AugmentConfig(**data.get("augment", {}))
+        data["shares"] = tuple(data.get("shares", ()))
         return cls(**data)
 
 
@@ -100,6 +112,48 @@ class Splits:
     val: FaceDataset
     train_targets: np.ndarray  # float32 (N, classes): what the network learns for each face (training_targets)
     val_targets: np.ndarray  # the vote shares of each val face, or its one-hot label: val accuracy is the majority's
+    name: str = ""  # the source's short name, in history columns and logs (source_name)
+
+
+def source_name(data: str | os.PathLike) -> str:
+    """A short name for a training source: its file's stem, or its folder's name for ``labels.csv``/``train``-like
+    files and for folders (``../shared/data/sfew-train/labels.csv`` -> ``sfew-train``)."""
+    path = Path(data)
+    if path.suffix and path.stem not in ("labels", "train", "faces"):
+        return path.stem
+    return path.parent.name if path.suffix else path.name
+
+
+def load_sources(data, val, config: TrainConfig, images=None) -> list[Splits]:
+    """``load_splits`` of every training source (one path, or a list of them): ``val`` is the first source's
+    validation set; every other source brings its own (its ``val/`` or ``val_fraction`` held out), so the history
+    shows how each is learnt."""
+    sources = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if not sources:
+        raise FervidError("no training data given")
+    if config.shares and len(config.shares) != len(sources):
+        raise FervidError(f"{len(sources)} training sources but {len(config.shares)} shares; give one share per "
+                          "source, in the same order")
+    splits = [load_splits(source, val if i == 0 else None, config, images=images)
+              for i, source in enumerate(sources)]
+    classes = splits[0].train.classes
+    for source, part in zip(sources[1:], splits[1:]):
+        if part.train.classes != classes:
+            raise FervidError(f"{source}: classes {list(part.train.classes)} differ from the first source's "
+                              f"{list(classes)}")
+    names = [source_name(source) for source in sources]
+    names = [name if names.count(name) == 1 else f"{name}{i + 1}" for i, name in enumerate(names)]
+    return [replace(part, name=name) for part, name in zip(splits, names)]
+
+
+def batch_parts(config: TrainConfig, sizes: list[int]) -> list[int]:
+    """Faces each source gives every batch: its share of ``batch_size`` (by size without shares), at least one."""
+    shares = np.asarray(config.shares or sizes, np.float64)
+    parts = np.maximum(1, np.floor(shares / shares.sum() * config.batch_size)).astype(int)
+    parts[np.argmax(shares)] += config.batch_size - parts.sum()  # rounding left over goes to the largest share
+    if (parts < 1).any():
+        raise FervidError(f"a batch of {config.batch_size} is too small for {len(sizes)} sources")
+    return [int(n) for n in parts]
 
 
 def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: TrainConfig,
@@ -141,9 +195,9 @@ def load_splits(data: str | os.PathLike, val: str | os.PathLike | None, config: 
 
 def _as_the_network_sees_them(dataset: FaceDataset, config: TrainConfig) -> FaceDataset:
     """The faces with usable votes (all, without votes), brought to the model's input normalization."""
-    keep = dataset.has_votes()
-    return replace(dataset, images=normalize_faces(dataset.images[keep], config.input_normalization),
-                   labels=dataset.labels[keep], votes=None if dataset.votes is None else dataset.votes[keep])
+    kept = dataset.subset(np.flatnonzero(dataset.has_votes()))
+    return replace(kept, images=normalize_faces(kept.images, config.input_normalization),
+                   converted=dataset.converted, skipped=dataset.skipped)
 
 
 def training_targets(dataset: FaceDataset, config: TrainConfig) -> np.ndarray:
@@ -156,10 +210,14 @@ def training_targets(dataset: FaceDataset, config: TrainConfig) -> np.ndarray:
     return ((1 - weight) * dataset.vote_shares() + weight * labels).astype(np.float32)
 
 
-def class_prior(targets: np.ndarray, config: TrainConfig) -> np.ndarray:
-    """Each label's share of the training targets as one epoch draws them (oversampling included)."""
-    order = balanced_order(targets.argmax(axis=1), np.random.default_rng(0), config.oversample_floor)
-    return np.maximum(targets[order].mean(axis=0), 1e-6)
+def class_prior(targets: np.ndarray | list[np.ndarray], config: TrainConfig) -> np.ndarray:
+    """Each label's share of the training targets as one epoch draws them (oversampling and sources' shares
+    included); ``targets``: one source's, or every source's in order."""
+    sources = [targets] if isinstance(targets, np.ndarray) else targets
+    weights = np.asarray(batch_parts(config, [len(t) for t in sources]), np.float64)
+    drawn = [t[balanced_order(t.argmax(axis=1), np.random.default_rng(0), config.oversample_floor)].mean(axis=0)
+             for t in sources]
+    return np.maximum(np.average(drawn, axis=0, weights=weights), 1e-6)
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -227,25 +285,41 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
-def epoch_batches(train: FaceDataset, targets: np.ndarray, config: TrainConfig, epoch: int):
-    """The images and targets of one training epoch: balanced by each face's majority label, augmented, shuffled.
+def epoch_batches(train: FaceDataset, targets: np.ndarray, config: TrainConfig, epoch: int, source: int = 0,
+                  count: int | None = None):
+    """The images and targets one source gives a training epoch: balanced by each face's majority label,
+    augmented, shuffled; ``count`` faces (as many balanced passes as that takes), or one pass.
 
-    Seeded by epoch, so a resumed run sees exactly the epochs an uninterrupted one would have.
+    Seeded by epoch (and source), so a resumed run sees exactly the epochs an uninterrupted one would have. The
+    first source keeps the seed a one-source run always had.
     """
-    rng = np.random.default_rng([config.seed, epoch])
+    rng = np.random.default_rng([config.seed, epoch] if source == 0 else [config.seed, epoch, source])
     order = balanced_order(targets.argmax(axis=1), rng, config.oversample_floor)
+    while count is not None and len(order) < count:
+        order = np.concatenate([order, balanced_order(targets.argmax(axis=1), rng, config.oversample_floor)])
+    order = order[:count]
     return augment(train.images[order], rng, config.augment), targets[order]
 
 
-def batch_stream(train: FaceDataset, targets: np.ndarray, config: TrainConfig, first_epoch: int,
-                 steps_per_epoch: int):
-    """Endless generator of (x, y) batches for ``model.fit``; a new augmented epoch each time round."""
+def steps_per_epoch(splits: list[Splits], config: TrainConfig) -> int:
+    """An epoch is one balanced pass over the first source, in its part of every batch."""
+    first = len(balanced_order(splits[0].train_targets.argmax(axis=1), np.random.default_rng(0),
+                               config.oversample_floor))
+    return max(1, first // batch_parts(config, [len(s.train) for s in splits])[0])
+
+
+def batch_stream(splits: list[Splits], config: TrainConfig, first_epoch: int, steps: int):
+    """Endless generator of (x, y) batches for ``model.fit``, each source giving its part of every batch; a new
+    augmented epoch each time round."""
+    parts = batch_parts(config, [len(s.train) for s in splits])
     epoch = first_epoch
     while True:
-        images, targets_drawn = epoch_batches(train, targets, config, epoch)
-        for step in range(steps_per_epoch):
-            window = slice(step * config.batch_size, (step + 1) * config.batch_size)
-            yield images[window, ..., None], targets_drawn[window]
+        drawn = [epoch_batches(s.train, s.train_targets, config, epoch, i, steps * part)
+                 for i, (s, part) in enumerate(zip(splits, parts))]
+        for step in range(steps):
+            x = np.concatenate([images[step * part:(step + 1) * part] for (images, _), part in zip(drawn, parts)])
+            y = np.concatenate([targets[step * part:(step + 1) * part] for (_, targets), part in zip(drawn, parts)])
+            yield x[..., None], y
         epoch += 1
 
 
@@ -321,6 +395,12 @@ class RunFolder:
         self.last = self.checkpoints / "last.keras"
         self.best = self.checkpoints / "best.weights.h5"
         self.artifact = self.root / "model.keras"
+        # Faces cut from labelled photos and clips (``fervid train --data labels.csv``) before training starts.
+        self.faces = self.root / "faces"
+
+    def is_started(self) -> bool:
+        """Whether anything but the cut faces is in the folder (a run to resume, or someone else's files)."""
+        return self.root.exists() and any(path != self.faces for path in self.root.iterdir())
 
     def read_state(self) -> dict:
         return json.loads(self.state.read_text()) if self.state.exists() else {}
@@ -329,9 +409,10 @@ class RunFolder:
         """Write everything about a finished epoch; state.json last, so it never points past the files."""
         history.append(row)
         write_history(self.root, history, state.get("resumes", []))
-        if row[best_by] > state.get("best_score", state.get("best_val_accuracy", -1.0)):  # runs before best_by
+        score = row["epoch"] if best_by == "last" else row[best_by]
+        if score > state.get("best_score", state.get("best_val_accuracy", -1.0)):  # runs before best_by
             model.save_weights(self.best)
-            state.update(best_epoch=row["epoch"], best_score=row[best_by], best_val_accuracy=row["val_accuracy"])
+            state.update(best_epoch=row["epoch"], best_score=score, best_val_accuracy=row["val_accuracy"])
         partial = self.last.with_name(".last.partial.keras")
         model.save(partial)
         os.replace(partial, self.last)
@@ -339,12 +420,63 @@ class RunFolder:
         _write_json(self.state, state)
 
 
-def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig = TrainConfig(), *,
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+PROGRESS_EVERY_S = 30.0  # a progress line at least this often when the output is a log, not a terminal
+
+
+def progress_callback(epochs: int, steps: int, log, live: bool | None = None):
+    """A Keras callback that says where an epoch is and how long it has left: one updating line on a terminal
+    (about every second), a line every ``PROGRESS_EVERY_S`` in a log, as ``fervid analyze`` does; an epoch on two
+    cores takes minutes, and Keras' own log says nothing until it ends."""
+    import keras
+
+    live = sys.stdout.isatty() if live is None else live
+    every = 1.0 if live else PROGRESS_EVERY_S
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.started, self.shown = epoch + 1, time.monotonic(), time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if now - self.shown < every:
+                return
+            self.shown, done = now, batch + 1
+            left = (now - self.started) / done * (steps - done)
+            line = (f"epoch {self.epoch}/{epochs}: step {done}/{steps}, loss {float(logs.get('loss', 0)):.4f}, "
+                    f"{_duration(left)} left in this epoch")
+            if live:
+                print(f"\r{line}", end="", flush=True)
+            else:
+                log(line)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if live:
+                print("\r", end="")
+
+    return EpochProgress()
+
+
+def _epoch_line(row: dict, epochs: int, names: list[str]) -> str:
+    others = ", ".join(f"{name} {row[f'val_accuracy_{name}']:.4f}" for name in names[1:])
+    return (f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}, "
+            f"val accuracy {row['val_accuracy']:.4f}" + (f" ({others})" if others else "") +
+            f", {_duration(row['seconds'])}")
+
+
+def train(data, out: str | os.PathLike, config: TrainConfig = TrainConfig(), *,
           val: str | os.PathLike | None = None, resume: bool = False, init_from: str | None = None,
           network: NetworkConfig | None = None, images: str | os.PathLike | None = None, log=print) -> Path:
     """Train the paper's CNN and write the run folder; returns the path of the final artifact.
 
-    ``images``: where the files of a votes CSV given as ``data`` or ``val`` are (``fervid.model.data``).
+    ``data``: one training source, or a list of them mixed in every batch by ``config.shares`` (FER2013 and faces
+    cut from labelled photos and videos, say); ``val`` is the first source's validation set, and every source's
+    val accuracy is in the history. ``images``: where the files of a votes CSV given as data or ``val`` are
+    (``fervid.model.data``).
     """
     import keras
 
@@ -353,7 +485,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
     from .network import build_model
 
     run = RunFolder(out)
-    if run.root.exists() and any(run.root.iterdir()) and not resume:
+    if run.is_started() and not resume:
         raise FervidError(f"{run.root}: run folder exists and is not empty; pass --resume to continue it "
                           "or choose another --out")
     if resume:
@@ -362,15 +494,20 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
         saved = json.loads(run.config.read_text())
         config, data, val = TrainConfig.from_dict(saved["train"]), saved["data"], saved["val"]
         images = saved.get("images")
-    splits = load_splits(data, val, config, images=images)
-    log(f"train: {splits.train.summary()}")
-    log(f"val:   {splits.val.summary()}")
-    classes = splits.train.classes
+    sources = load_sources(data, val, config, images=images)
+    data = str(data) if isinstance(data, (str, os.PathLike)) else [str(source) for source in data]
+    for part in sources:
+        prefix = f"{part.name} " if len(sources) > 1 else ""
+        log(f"{prefix}train: {part.train.summary()}")
+        log(f"{prefix}val:   {part.val.summary()}")
+    if len(sources) > 1:
+        parts = batch_parts(config, [len(part.train) for part in sources])
+        log("each batch: " + ", ".join(f"{n} from {part.name}" for n, part in zip(parts, sources)))
+    first = sources[0]
+    classes = first.train.classes
     network = network or NetworkConfig(num_classes=len(classes))
-    majority = splits.train_targets.argmax(axis=1)
-    steps = max(1, len(balanced_order(majority, np.random.default_rng(0), config.oversample_floor))
-                // config.batch_size)
-    prior = class_prior(splits.train_targets, config)
+    steps = steps_per_epoch(sources, config)
+    prior = class_prior([part.train_targets for part in sources], config)
 
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     state = run.read_state() if resume else {}
@@ -386,48 +523,58 @@ def train(data: str | os.PathLike, out: str | os.PathLike, config: TrainConfig =
         if init_from:
             log(f"initialised {init_weights_from(model, init_from)} layers from {init_from}")
         compile_model(model, config, steps, prior)
-        _write_json(run.config, {"train": asdict(config), "network": network.to_dict(), "data": str(data),
+        _write_json(run.config, {"train": asdict(config), "network": network.to_dict(), "data": data,
                                  "val": str(val) if val else None, "images": str(images) if images else None,
                                  "classes": list(classes), "init_from": init_from})
     first_epoch = int(state.get("epochs_done", 0))
     history = json.loads(run.history.read_text())[:first_epoch] if resume and run.history.exists() else []
 
-    val_x, val_majority = splits.val.images[..., None].astype(np.float32), splits.val_targets.argmax(axis=1)
+    val_x, val_majority = first.val.images[..., None].astype(np.float32), first.val_targets.argmax(axis=1)
 
     def on_epoch_end(epoch: int, logs: dict) -> None:
         predicted = model.predict(val_x, batch_size=256, verbose=0).argmax(axis=1)
         row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in
                                       ("loss", "accuracy", "val_loss", "val_accuracy")},
-               "val_mean_recall": classification_report(val_majority, predicted, classes)["mean_recall"],
-               "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-               "seconds": round(time.monotonic() - started[0], 1)}
+               "val_mean_recall": classification_report(val_majority, predicted, classes)["mean_recall"]}
+        for part in sources[1:]:
+            guessed = model.predict(part.val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
+            row[f"val_accuracy_{part.name}"] = float(np.mean(guessed.argmax(axis=1) ==
+                                                             part.val_targets.argmax(axis=1)))
+        row.update(learning_rate=float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+                   seconds=round(time.monotonic() - started[0], 1))
         run.record_epoch(model, row, state, history, config.best_by)
+        log(_epoch_line(row, config.epochs, [part.name for part in sources]))
         started[0] = time.monotonic()
 
     started = [time.monotonic()]
-    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)]
+    callbacks = [progress_callback(config.epochs, steps, log), keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=2,
                                                            min_lr=1e-6, verbose=1))
     if first_epoch < config.epochs:
-        model.fit(batch_stream(splits.train, splits.train_targets, config, first_epoch, steps), steps_per_epoch=steps,
-                  epochs=config.epochs, initial_epoch=first_epoch, validation_data=(val_x, splits.val_targets),
-                  batch_size=config.batch_size, callbacks=callbacks, shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 2)
+        log(f"{config.epochs - first_epoch} epochs of {steps} steps (batch {config.batch_size})")
+        model.fit(batch_stream(sources, config, first_epoch, steps), steps_per_epoch=steps,
+                  epochs=config.epochs, initial_epoch=first_epoch, validation_data=(val_x, first.val_targets),
+                  batch_size=config.batch_size, callbacks=callbacks, shuffle=False, verbose=0)
 
-    # The artifact carries the best epoch's weights, not the last one's.
+    # The artifact carries the best epoch's weights (the last one's with best_by="last").
     state = run.read_state()
     model.load_weights(run.best)
     from fervid import __version__
 
-    training = {"data": str(data), "val": str(val) if val else None, "images": str(images) if images else None,
-                "train_images": len(splits.train),
-                "val_images": len(splits.val), "epochs": state["epochs_done"], "best_epoch": state["best_epoch"],
+    best_row = next((row for row in history if row["epoch"] == state["best_epoch"]), {})
+    training = {"data": data, "val": str(val) if val else None, "images": str(images) if images else None,
+                "train_images": sum(len(part.train) for part in sources),
+                "val_images": len(first.val), "epochs": state["epochs_done"], "best_epoch": state["best_epoch"],
                 "val_accuracy": round(state["best_val_accuracy"], 4),
-                "val_mean_recall": next((row.get("val_mean_recall") for row in history
-                                         if row["epoch"] == state["best_epoch"]), None), "config": asdict(config),
+                "val_mean_recall": best_row.get("val_mean_recall"), "config": asdict(config),
                 "backend": keras.backend.backend(), "keras": keras.__version__, "fervid": __version__,
                 "resumes": state.get("resumes", []), "init_from": init_from, "trained_at": _now()}
+    if len(sources) > 1:
+        training["sources"] = [{"name": part.name, "data": source, "train_images": len(part.train),
+                                "val_images": len(part.val),
+                                "val_accuracy": best_row.get(f"val_accuracy_{part.name}", best_row.get("val_accuracy"))}
+                               for part, source in zip(sources, data)]
     path = save_artifact(model, run.artifact, ArtifactInfo(labels=classes, network=network, training=training,
                                                            input_normalization=config.input_normalization))
     log(f"best epoch {state['best_epoch']}: val accuracy {state['best_val_accuracy']:.4f}; artifact {path}")

@@ -53,10 +53,10 @@ def read_labels(labels_csv: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
-def _problem(row) -> str | None:
-    """Why a labels row cannot be analysed, or None."""
-    if row.label not in EMOTION_COLUMNS:
-        return f"unknown label {row.label!r}; expected one of {', '.join(EMOTION_COLUMNS)}"
+def problem_with(row, labels: tuple[str, ...] = EMOTION_COLUMNS) -> str | None:
+    """Why a labels row cannot be analysed (scored against, or trained on, ``labels``), or None."""
+    if row.label not in labels:
+        return f"unknown label {row.label!r}; expected one of {', '.join(labels)}"
     if not row.file:
         return "empty file name"
     if not Path(row.path).is_file():
@@ -69,7 +69,7 @@ def evaluate_videos(labels_csv: str | os.PathLike, config: AnalyzeConfig = Analy
                     evidence: Evidence = Evidence(), progress=None) -> dict:
     """Accuracy, per-class figures and confusion matrix of the per-video answer, and one row per clip."""
     table = read_labels(labels_csv)
-    problems = [_problem(row) for row in table.itertuples()]  # a list: pandas would turn None into NaN
+    problems = [problem_with(row) for row in table.itertuples()]  # a list: pandas would turn None into NaN
     usable = table[[problem is None for problem in problems]]
     verdicts, videos = pd.DataFrame(columns=["dominant", "no_answer"]), pd.DataFrame()
     if len(usable):

@@ -73,3 +73,8 @@ def untrained_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "untrained.keras"
     return save_artifact(build_model(), path, ArtifactInfo(labels=FER2013_LABELS, network=NetworkConfig(),
                                                            training={"note": "untrained, for tests"}))
+
+
+@pytest.fixture(scope="session")
+def labelled_videos() -> Path:
+    return shared_path("labelled-video")

@@ -191,7 +191,70 @@ def test_the_prior_corrected_loss_scores_the_prior_shifted_probabilities():
     ("fer2013_label_weight", 1.5, "fer2013_label_weight must be in"),
     ("prior_correction", -1.0, "prior_correction must not be negative"),
     ("best_by", "loss", "best_by must be"),
+    ("shares", (0.5, 0.0), "share of a batch must be positive"),
 ])
 def test_bad_training_settings_are_refused(field, value, message):
     with pytest.raises(FervidError, match=message):
         TrainConfig(**{field: value})
+
+
+def _constant_faces(value: int, count: int, name: str) -> "Splits":
+    from fervid.model.data import FaceDataset
+    from fervid.model.labels import FER2013_LABELS
+    from fervid.model.train import Splits, one_hot
+
+    labels = np.arange(count) % len(FER2013_LABELS)
+    faces = FaceDataset(np.full((count, 48, 48), value, np.uint8), labels, FER2013_LABELS, name)
+    return Splits(faces, faces, one_hot(labels, len(FER2013_LABELS)), one_hot(labels, len(FER2013_LABELS)), name)
+
+
+@pytest.mark.parametrize("batch, shares, sizes, parts", [
+    (64, (0.5, 0.5), [800, 28000], [32, 32]),
+    (64, (0.25, 0.75), [800, 28000], [16, 48]),
+    (10, (), [100, 300], [2, 8]),  # by size: 2.5 and 7.5, the rounding to the larger
+    (8, (0.01, 0.99), [10, 10], [1, 7]),  # every source gives at least one face
+])
+def test_each_source_gives_its_share_of_every_batch(batch, shares, sizes, parts):
+    from fervid.model.train import batch_parts
+
+    assert batch_parts(TrainConfig(batch_size=batch, shares=shares), sizes) == parts
+
+
+def test_batches_mix_the_sources_and_an_epoch_is_a_pass_over_the_first():
+    from fervid.model.train import batch_stream, steps_per_epoch
+
+    sources = [_constant_faces(0, 35, "dark"), _constant_faces(255, 700, "light")]
+    config = TrainConfig(batch_size=10, shares=(0.4, 0.6), oversample_floor=0.0)
+    steps = steps_per_epoch(sources, config)
+    assert steps == 35 // 4
+    x, y = next(batch_stream(sources, config, 0, steps))
+    assert x.shape == (10, 48, 48, 1) and y.shape == (10, 7)
+    assert (x[:4] == 0).all() and (x[4:] == 255).all()  # constant faces stay constant under the augmentation
+
+
+def test_several_sources_each_report_their_val_accuracy(synthetic, tmp_path):
+    lines = []
+    path = train([synthetic / "train", synthetic / "train"], tmp_path / "run",
+                 TrainConfig(epochs=1, batch_size=16, oversample_floor=0.0, shares=(0.5, 0.5), best_by="last"),
+                 val=synthetic / "val", log=lines.append)
+    assert "each batch: 8 from train1, 8 from train2" in lines
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert 0 <= history[0]["val_accuracy_train2"] <= 1
+    assert any(line.startswith("epoch 1/1:") and "(train2 " in line for line in lines)
+    _, info = load_artifact(path)
+    assert [source["name"] for source in info.training["sources"]] == ["train1", "train2"]
+
+
+def test_shares_must_match_the_sources(synthetic, tmp_path):
+    with pytest.raises(FervidError, match="2 training sources but 3 shares"):
+        train([synthetic / "train", synthetic / "train"], tmp_path / "run", TrainConfig(shares=(1, 1, 1)))
+
+
+def test_a_progress_line_tells_the_time_left_in_an_epoch_when_not_a_terminal(synthetic, tmp_path, monkeypatch):
+    import fervid.model.train as training
+
+    monkeypatch.setattr(training, "PROGRESS_EVERY_S", 0.0)  # 30 s on a real run; every step here
+    lines = []
+    train(synthetic, tmp_path / "run", TrainConfig(epochs=1, batch_size=16, oversample_floor=0.0), log=lines.append)
+    progress = [line for line in lines if "left in this epoch" in line]
+    assert progress and progress[0].startswith("epoch 1/1: step 1/") and "loss" in progress[0]
