@@ -20,6 +20,7 @@ runs the same folds with the recipe a model records.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -73,6 +74,24 @@ def predict(model_path, faces: np.ndarray) -> np.ndarray:
     return make_classifier(model_path, engine="tensorflow").predict(faces).argmax(axis=1)
 
 
+def recipe_key(train_args: list[str]) -> str:
+    """12 hex digits naming a recipe whatever the order of its options or how a number is written ("3e-4",
+    "0.0003"); repeated options (--data, --share) keep their order."""
+    def canonical(value: str) -> str:
+        try:
+            return repr(float(value))
+        except ValueError:
+            return value
+
+    pairs, i = [], 0
+    while i < len(train_args):
+        takes_value = i + 1 < len(train_args) and not train_args[i + 1].startswith("--")
+        pairs.append((train_args[i], canonical(train_args[i + 1]) if takes_value else ""))
+        i += 2 if takes_value else 1
+    ordered = sorted(pairs, key=lambda pair: pair[0])  # stable: repeated options keep their order
+    return hashlib.sha256(json.dumps(ordered).encode()).hexdigest()[:12]
+
+
 def cross_validate(train_args: list[str], work: Path, log=print) -> dict:
     """Train ``fervid train`` with ``train_args`` once per fold, the fold's films left out; score each fold."""
     from click.testing import CliRunner
@@ -84,11 +103,15 @@ def cross_validate(train_args: list[str], work: Path, log=print) -> dict:
     fold_of = film_folds(movies)
     predicted = np.full(len(faces), -1)
     folds = []
+    # Fold runs are kept by recipe: the same options (a model card of the model they made) reuse them.
+    runs = work / recipe_key(train_args)
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "train_args.json").write_text(json.dumps(train_args))
     for fold in range(FOLDS):
-        run = work / f"fold{fold}"
+        run = runs / f"fold{fold}"
         held = fold_of == fold
         if not (run / "model.keras").exists():
-            train_faces = save_faces(faces.subset(np.flatnonzero(~held)), work / f"fold{fold}-train" / "faces.npz")
+            train_faces = save_faces(faces.subset(np.flatnonzero(~held)), runs / f"fold{fold}-train" / "sfew-train.npz")
             started = time.monotonic()
             args = ["train", "--data", str(train_faces), *train_args, "--out", str(run)]
             if (run / "config.json").exists():

@@ -60,7 +60,9 @@ def test_fer2013s_original_pixels_score_what_training_measured(ferplus, name):
     report = evaluate(ferplus / "val.csv", model_path=name, images=ferplus / "original-pixels.npz",
                       engine="tensorflow")
     assert report["fer2013_labels"]["n"] == 3571
-    assert report["fer2013_labels"]["accuracy"] == pytest.approx(info.training["val_accuracy"], abs=0.005)
+    assert report["fer2013_labels"]["accuracy"] >= 0.667  # the paper's figure, which every shipped model keeps
+    if "sources" not in info.training:  # trained on FER2013 alone: its val is the figure training recorded
+        assert report["fer2013_labels"]["accuracy"] == pytest.approx(info.training["val_accuracy"], abs=0.005)
 
 
 def test_a_new_label_set_starts_from_a_shipped_model_by_name():
