@@ -66,8 +66,15 @@ class PartialOutput:
             self._check_settings(json.loads(saved.read_text()) if saved.exists() else {}, self.folder)
         elif resume and self.videos_out.exists():
             self._unpack_complete_output()
+        self.created = not self.folder.exists()  # by this run: abandon() may remove it
         self.folder.mkdir(exist_ok=True)
         (self.folder / "settings.json").write_text(json.dumps(settings, indent=2))
+
+    def abandon(self) -> None:
+        """For a run that ends before it saved any video (a cluster that refused it, Ctrl-C during start-up): remove
+        the partial folder it made, so the next run starts without --overwrite; a folder with videos stays."""
+        if self.created and all(p.name == "settings.json" for p in self.folder.iterdir()):
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def _check_settings(self, found: dict, where: Path) -> None:
         # A setting that an older output lacks counts as null: settings are added with null meaning "as before"
