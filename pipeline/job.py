@@ -83,6 +83,8 @@ class AnalyzeConfig:
         return tuple(self.margins) if self.margins is not None else FRAMING[self.detector]
 
 
+log = logging.getLogger(__name__)  # INFO: when the phases end (benchmarks/collection.py turns it on)
+
 ETA_AFTER_S = 5.0  # the time left is estimated once the results span this long (see Progress)
 
 
@@ -272,6 +274,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     from .timeline import Collector
 
     connect(config.address)
+    log.info("fervid: connected to Ray %.1f s after the start", time.perf_counter() - started)
     resources = ray.cluster_resources()  # one look: planning, packing and the classifier pool agree on it
     cpus = int(resources.get("CPU", 1))
     # Planning opens every file: a few videos per Ray task (fewer round trips), enough tasks to use every core.
@@ -280,6 +283,8 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     tasks = [task for tasks in ray.get([plan.remote(todo[i:i + per_plan], config.frames_per_range)
                                         for i in range(0, len(todo), per_plan)]) for task in tasks]
     expected = sum(task["frames_declared"] for task in tasks if task["range_index"] == 0)
+    log.info("fervid: planned %d videos (%d ranges) %.1f s after the start", len(todo), len(tasks),
+             time.perf_counter() - started)
     # Short videos share a detect task, up to a range's worth of frames, but leave at least two tasks per core.
     short_frames = sum(max(1, task["frames_declared"]) for task in tasks if task["ranges"] == 1)
     packs = pack_tasks(tasks, max(1, min(config.frames_per_range, math.ceil(short_frames / (2 * cpus)))))
