@@ -201,17 +201,23 @@ def track_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, me
 def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, method: str = DEFAULT_ANSWER,
                   faces: str = DEFAULT_ANSWER_FACES, evidence: Evidence = Evidence()) -> pd.DataFrame:
     """One row per video with faces: tracks, face_seconds (summed over tracks), dominant and no_answer
-    (``video_verdicts``), and shares over the tracks with enough evidence (NaN when none has). With the videos
-    table, also one row per video it lists without faces in the timelines (no face found, or not analysed): no
-    answer, ``no_answer`` says why, so the rows count the videos analysed (copies of a file count once)."""
+    (``video_verdicts``), and shares over the tracks with enough evidence (NaN when none has)."""
     rows = _with_seconds(prepared, videos)
     basics = rows.groupby("video_id").agg(video_path=("video_path", "first"), tracks=(TRACK_COLUMN, "nunique"),
                                           face_seconds=("row_s", "sum"))
     verdicts = video_verdicts(prepared, videos, method, faces, evidence)
-    table = basics.join(verdicts).join(_shares(_answering_rows(rows, evidence), ["video_id"])).reset_index()
+    return basics.join(verdicts).join(_shares(_answering_rows(rows, evidence), ["video_id"])).reset_index()
+
+
+def every_video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None,
+                        evidence: Evidence = Evidence()) -> pd.DataFrame:
+    """``video_summary``, plus with the videos table one row per video it lists without faces in the timelines (no
+    face found, or not analysed): no answer, ``no_answer`` says why; so the rows count the videos of the run (copies
+    of a file count once). What ``summary.videos.csv`` holds."""
+    table = video_summary(prepared, videos, evidence=evidence)
     if videos is None or "video_path" not in videos:  # no videos table (a filtered copy), or a partial one
         return table
-    faceless = _faceless(videos, set(basics.index))
+    faceless = _faceless(videos, set(table["video_id"]))
     return pd.concat([table, faceless.reindex(columns=table.columns)], ignore_index=True) if len(faceless) else table
 
 
@@ -262,7 +268,7 @@ def write_summary(prepared: pd.DataFrame, out: str | os.PathLike, videos: pd.Dat
         raise FervidError(f"{paths['tracks'].parent}: the output folder does not exist")
     tables = {"tracks": track_summary(prepared, videos, evidence=evidence),
               "segments": emotion_segments(prepared, videos),
-              "videos": video_summary(prepared, videos, evidence=evidence)}
+              "videos": every_video_summary(prepared, videos, evidence=evidence)}
     for name, table in tables.items():
         if paths[name].suffix == ".csv":
             table.to_csv(paths[name], index=False, float_format="%.4f")
