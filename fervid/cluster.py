@@ -98,7 +98,7 @@ def refusal(address: str, error: BaseException) -> str:
     while chain is not None:  # Ray's ConnectionError says where; the error it wraps says why
         text += f"{chain}\n"
         chain = chain.__cause__ or chain.__context__
-    if any(sign in text for sign in ("InvalidAuthToken", "Unauthenticated", "token")):
+    if any(sign in text for sign in ("InvalidAuthToken", "Unauthenticated", "authentication token")):
         return (f"the Ray cluster at {address} refused this driver: it uses token authentication and this machine "
                 "has no token or another one; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the cluster's token "
                 "(`ray get-auth-token` on the head prints it)")

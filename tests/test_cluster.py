@@ -170,3 +170,21 @@ def test_joining_a_token_cluster_works_or_is_one_line(token_head, videos, untrai
     assert run.returncode == 1 and seconds < 10 and "cannot reach the Ray cluster" in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in out.parent.iterdir()) == ["t.parquet", "t.videos.parquet"]
+
+
+def test_a_refusal_says_what_to_set():
+    """The errors Ray raises when a cluster does not take the driver, reduced to one line each."""
+    from fervid.cluster import refusal
+
+    wrapped = ConnectionError("Failed to connect to Ray cluster at 192.0.2.2:6411")
+    wrapped.__cause__ = RuntimeError("Failed to connect to GCS. Last connection error: Traceback ...\n"
+                                     "ray.exceptions.AuthenticationError: RPC error: InvalidAuthToken: Authentication "
+                                     "token is missing or incorrect.")
+    assert "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN" in refusal("10.0.0.1:6379", wrapped)
+    missing = RuntimeError("Token authentication is enabled but no authentication token was found")
+    assert "refused this driver: it uses token authentication" in refusal("10.0.0.1:6379", missing)
+    mismatch = RuntimeError("Version mismatch: The cluster was started with:\n    Ray: 2.59.0\n    Python: 3.10.4\n"
+                            "This process on node 10.0.0.2 was started with:\n    Ray: 2.60.0\n    Python: 3.11.2")
+    line = refusal("10.0.0.1:6379", mismatch)
+    assert "runs another Ray or Python" in line and "Ray: 2.59.0" in line and "\n" not in line
+    assert refusal("h:1", OSError("boom\nmore")) == "cannot join the Ray cluster at h:1: boom more"
