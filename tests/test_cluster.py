@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -113,10 +114,27 @@ def _free_port() -> int:
         return server.getsockname()[1]
 
 
+def _stop(folder: Path) -> None:
+    """Stop the Ray started under ``folder``, and only it: `ray stop` would stop every Ray on the machine (it finds
+    them by process name), other people's runs included."""
+    processes = _ray_processes(folder)
+    for process in list(processes):  # workers name themselves "ray::IDLE", not the folder: the raylet's children
+        with contextlib.suppress(psutil.NoSuchProcess):
+            processes += [child for child in process.children(recursive=True) if child not in processes]
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=15)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
 @pytest.fixture
 def token_head(ray_tmpdir, tmp_path):
     """A `ray start --head` on a loopback port in token mode, as on a machine where Ray has made its token
-    (~/.ray/auth_token, here under a HOME of the test's own); `ray stop` afterwards, whatever happens."""
+    (~/.ray/auth_token, here under a HOME of the test's own); stopped afterwards, whatever happens."""
     home = tmp_path / "home"
     (home / ".ray").mkdir(parents=True)
     (home / ".ray" / "auth_token").write_text(os.urandom(32).hex())
@@ -131,7 +149,7 @@ def token_head(ray_tmpdir, tmp_path):
         assert gcs.environ().get("RAY_AUTH_MODE") == "token"  # the head enforces tokens: what the test is about
         yield f"127.0.0.1:{port}", env
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        _stop(ray_tmpdir)
 
 
 def _analyze_at(address: str, env: dict, clip: Path, out: Path, model: Path) -> tuple[subprocess.CompletedProcess,
