@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from fervid.pipeline.job import AnalyzeConfig, analyze
 from fervid.pipeline.schema import videos_path
