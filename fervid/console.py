@@ -23,6 +23,9 @@ from typing import TextIO
 NOISE = (
     "has constructor arguments in the object store and max_restarts > 0",
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",  # LiteRT, once per interpreter
+    # Ray's retries of a cluster that does not take this driver, once a second: fervid says why in one line at the
+    # end (fervid.cluster.refusal).
+    "Failed to get cluster ID from GCS server",
 )
 
 

@@ -8,6 +8,7 @@ the cluster has GPUs) -> the driver assembles each finished video and saves it (
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -81,6 +82,8 @@ class AnalyzeConfig:
     def crop_margins(self) -> tuple[float, float, float, float]:
         return tuple(self.margins) if self.margins is not None else FRAMING[self.detector]
 
+
+log = logging.getLogger(__name__)  # INFO: when the phases end (benchmarks/collection.py turns it on)
 
 ETA_AFTER_S = 5.0  # the time left is estimated once the results span this long (see Progress)
 
@@ -162,7 +165,7 @@ def connect(address: str | None) -> None:
     dead one (``fervid.cluster``)."""
     import ray
 
-    from fervid.cluster import ray_address
+    from fervid.cluster import JOIN_TRIES, ray_address, refusal, unreachable, use_token_if_present
 
     if ray.is_initialized():
         return
@@ -170,13 +173,40 @@ def connect(address: str | None) -> None:
     local = {} if address not in (None, "local") else dict(include_dashboard=False)  # only a new local Ray takes them
     # Ray warns on every start that token authentication is on (its default, which fervid keeps): nothing to act on.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    ray.init(address=address, logging_level=logging.WARNING,
-             log_to_driver=False,  # TensorFlow start-up chatter from actors; failures still reach the videos table
-             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}, **local)
+    named = address not in (None, "local", "auto")
+    if named:  # a cluster that cannot take this driver is one line within seconds, not a minute of retries
+        why = unreachable(address)
+        if why:
+            raise FervidError(f"cannot reach the Ray cluster at {address} ({why}); check the address (`ray status` "
+                              "on the head prints it) and that `ray start --head` runs there")
+        use_token_if_present(address)
+    tries = {"RAY_gcs_server_port_wait_time_s": str(JOIN_TRIES)} if named else {}
+    try:
+        with _environment(tries):
+            ray.init(address=address, logging_level=logging.WARNING,
+                     log_to_driver=False,  # TensorFlow chatter from actors; failures still reach the videos table
+                     runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}, **local)
+    except Exception as error:
+        if not named:
+            raise
+        raise FervidError(refusal(address, error)) from None
     import ray.data
 
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # before the next line, which would warn about itself
     ray.data.DataContext.get_current().enable_progress_bars = False  # fervid prints its own progress line
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """``values`` in os.environ inside the block, the environment as it was after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: value for key, value in values.items() if saved[key] is None})  # a user's value wins
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
 
 
 def _classifier_pool(configured: int | None, resources: dict) -> tuple[int, float, int]:
@@ -210,8 +240,12 @@ def analyze(paths: Sequence[str | os.PathLike], out: str | os.PathLike, config: 
     output = PartialOutput(out, settings, resume=config.resume, overwrite=config.overwrite)
     todo = sorted(set(videos) - output.done())
     frames = 0
-    if todo:
-        frames = _run(todo, model, config, output, progress, started, len(videos) - len(todo), len(videos))
+    try:
+        if todo:
+            frames = _run(todo, model, config, output, progress, started, len(videos) - len(todo), len(videos))
+    except BaseException:
+        output.abandon()  # a run that never got to save a video leaves no partial folder to --overwrite
+        raise
     table = output.finish(videos)
     rows = table.to_pylist()
     done = [row for row in rows if row["status"] in STATUSES_WITH_ROWS]
@@ -240,6 +274,7 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     from .timeline import Collector
 
     connect(config.address)
+    log.info("fervid: connected to Ray %.1f s after the start", time.perf_counter() - started)
     resources = ray.cluster_resources()  # one look: planning, packing and the classifier pool agree on it
     cpus = int(resources.get("CPU", 1))
     # Planning opens every file: a few videos per Ray task (fewer round trips), enough tasks to use every core.
@@ -248,6 +283,8 @@ def _run(todo: list[str], model: Path, config: AnalyzeConfig, output, progress, 
     tasks = [task for tasks in ray.get([plan.remote(todo[i:i + per_plan], config.frames_per_range)
                                         for i in range(0, len(todo), per_plan)]) for task in tasks]
     expected = sum(task["frames_declared"] for task in tasks if task["range_index"] == 0)
+    log.info("fervid: planned %d videos (%d ranges) %.1f s after the start", len(todo), len(tasks),
+             time.perf_counter() - started)
     # Short videos share a detect task, up to a range's worth of frames, but leave at least two tasks per core.
     short_frames = sum(max(1, task["frames_declared"]) for task in tasks if task["ranges"] == 1)
     packs = pack_tasks(tasks, max(1, min(config.frames_per_range, math.ceil(short_frames / (2 * cpus)))))

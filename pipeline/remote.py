@@ -33,9 +33,13 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
 
     filesystem, remote = uri_filesystem(uri)
     remote_videos = str(videos_path(PurePosixPath(remote)))
-    found = [info.type != pafs.FileType.NotFound for info in filesystem.get_file_info([remote, remote_videos])]
+    try:
+        found = [info.type != pafs.FileType.NotFound for info in filesystem.get_file_info([remote, remote_videos])]
+    except OSError as error:
+        raise FervidError(f"{uri}: cannot look there ({_first_line(error)})") from None
     if any(found) and not (config.resume or config.overwrite):
         raise FervidError(f"{uri} exists; pass --overwrite to replace it, or --resume to keep its finished videos")
+    _check_writable(filesystem, remote, uri)
     local = staging_path(uri)
     local_videos = videos_path(local)
     partial_here = local.with_name(f".{local.name}.partial").exists()
@@ -47,10 +51,31 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
             stale.unlink(missing_ok=True)
         shutil.rmtree(local.with_name(f".{local.name}.partial"), ignore_errors=True)
     summary = run(local, replace(config, overwrite=False))
-    if found[1]:
-        filesystem.delete_file(remote_videos)  # from here on the old output no longer looks complete
-    pafs.copy_files(str(local), remote, destination_filesystem=filesystem)
-    pafs.copy_files(str(local_videos), remote_videos, destination_filesystem=filesystem)
+    try:
+        if found[1]:
+            filesystem.delete_file(remote_videos)  # from here on the old output no longer looks complete
+        pafs.copy_files(str(local), remote, destination_filesystem=filesystem)
+        pafs.copy_files(str(local_videos), remote_videos, destination_filesystem=filesystem)
+    except OSError as error:  # the videos table goes last, so what did reach the bucket does not look complete
+        raise FervidError(f"{uri}: the upload failed ({_first_line(error)}); the finished output waits in {local} "
+                          "and its videos table: run again with --resume to upload it") from None
     local.unlink()
     local_videos.unlink()
     return replace(summary, out=uri, videos_out=uri[: -len(".parquet")] + ".videos.parquet")
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def _check_writable(filesystem, remote: str, uri: str) -> None:
+    """Write and delete a marker beside the output before any work: a bucket that refuses writes (a policy, a
+    read-only key, no such bucket) is one line now, not after hours of analysis."""
+    marker = str(PurePosixPath(remote).with_name(f".{PurePosixPath(remote).name}.fervid-write-check"))
+    try:
+        with filesystem.open_output_stream(marker) as stream:
+            stream.write(b"fervid checks it may write here; delete me if a run left me behind\n")
+        filesystem.delete_file(marker)
+    except OSError as error:
+        raise FervidError(f"{uri}: cannot write there ({_first_line(error)}); check the bucket, its policy and the "
+                          "credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE...)") from None

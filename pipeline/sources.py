@@ -72,14 +72,16 @@ def _walk_files(folder: Path) -> Iterator[Path]:
 
 
 def _list_local(path: str) -> list[str]:
-    local = Path(path).expanduser()
+    # Absolute and normalized once, here: the same file named from two working folders, or through "x/../", gets
+    # one video_path (a "..": the folder above, as written, as Python's os.path.abspath reads it).
+    local = Path(os.path.abspath(Path(path).expanduser()))
     if local.is_dir():
         # Dangling symlinks and FIFOs are listed too: their rows in the videos table say what is wrong.
-        return [str(p.absolute()) for p in _walk_files(local) if _is_video(p.name)]
+        return [str(p) for p in _walk_files(local) if _is_video(p.name)]
     if local.exists() or local.is_symlink():
         # A file named explicitly is taken whatever its extension: the user asked for it, and if it is no
         # video its row in the videos table says so.
-        return [str(local.absolute())]
+        return [str(local)]
     raise FervidError(f"{path}: no such file or folder")
 
 

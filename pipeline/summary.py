@@ -25,7 +25,7 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
-from .schema import EMOTION_COLUMNS, SMOOTH_COLUMNS
+from .schema import EMOTION_COLUMNS, SMOOTH_COLUMNS, STATUS_ERROR
 from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
 from .tables import frame_step_s, one_copy_per_video, require_columns
 from .tracks import TRACK_COLUMN, TrackConfig, assign_tracks, ensure_tracks
@@ -209,6 +209,31 @@ def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, me
     return basics.join(verdicts).join(_shares(_answering_rows(rows, evidence), ["video_id"])).reset_index()
 
 
+def every_video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None,
+                        evidence: Evidence = Evidence()) -> pd.DataFrame:
+    """``video_summary``, plus with the videos table one row per video it lists without faces in the timelines (no
+    face found, or not analysed): no answer, ``no_answer`` says why; so the rows count the videos of the run (copies
+    of a file count once). What ``summary.videos.csv`` holds."""
+    table = video_summary(prepared, videos, evidence=evidence)
+    if videos is None or "video_path" not in videos:  # no videos table (a filtered copy), or a partial one
+        return table
+    faceless = _faceless(videos, set(table["video_id"]))
+    return pd.concat([table, faceless.reindex(columns=table.columns)], ignore_index=True) if len(faceless) else table
+
+
+def _faceless(videos: pd.DataFrame, with_faces: set) -> pd.DataFrame:
+    """Rows (video_id, video_path, tracks 0, face_seconds 0, no_answer) for the videos of the videos table that have
+    no face rows: one per video_id (the first path, as ``one_copy_per_video``), and each failed file by its path."""
+    missing = videos[~videos["video_id"].isin(with_faces)].sort_values("video_path", kind="stable")
+    missing = missing[missing["video_id"].isna() | ~missing.duplicated("video_id")]
+    failed = missing.get("status", pd.Series("ok", index=missing.index)) == STATUS_ERROR
+    errors = missing.get("error", pd.Series("", index=missing.index)).fillna("").astype(str)
+    analysed = missing.get("frames_analyzed", pd.Series(0, index=missing.index)).fillna(0).astype(int).astype(str)
+    reasons = np.where(failed, "not analysed: " + errors, "no face found in its " + analysed + " analysed frames")
+    return pd.DataFrame({"video_id": missing["video_id"], "video_path": missing["video_path"], "tracks": 0,
+                         "face_seconds": 0.0, "dominant": None, "no_answer": reasons}).reset_index(drop=True)
+
+
 def emotion_segments(prepared: pd.DataFrame, videos: pd.DataFrame | None = None) -> pd.DataFrame:
     """Runs of one smoothed emotion per track: video_id, track_id, start_s, end_s, emotion, mean_confidence, frames.
 
@@ -243,7 +268,7 @@ def write_summary(prepared: pd.DataFrame, out: str | os.PathLike, videos: pd.Dat
         raise FervidError(f"{paths['tracks'].parent}: the output folder does not exist")
     tables = {"tracks": track_summary(prepared, videos, evidence=evidence),
               "segments": emotion_segments(prepared, videos),
-              "videos": video_summary(prepared, videos, evidence=evidence)}
+              "videos": every_video_summary(prepared, videos, evidence=evidence)}
     for name, table in tables.items():
         if paths[name].suffix == ".csv":
             table.to_csv(paths[name], index=False, float_format="%.4f")

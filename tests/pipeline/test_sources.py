@@ -24,6 +24,21 @@ def test_an_explicit_file_is_taken_whatever_its_name_and_listed_once(tmp_path):
     assert found == sorted([str(tmp_path / "clip.mp4"), str(tmp_path / "notes.txt")])
 
 
+def test_paths_are_absolute_and_normalized_once(tmp_path, monkeypatch):
+    """Issue 34: `/x/proj/../shared/data/videos/a.mp4` was kept as typed, so one file analysed from two working
+    folders got two paths."""
+    (tmp_path / "shared" / "videos").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "shared" / "videos" / "a.mp4").write_bytes(b"x")
+    wanted = [str(tmp_path / "shared" / "videos" / "a.mp4")]
+    assert list_videos([tmp_path / "proj" / ".." / "shared" / "videos"]) == wanted
+    assert list_videos([f"{tmp_path}/proj/../shared/./videos/a.mp4"]) == wanted
+    monkeypatch.chdir(tmp_path / "proj")
+    assert list_videos(["../shared/videos"]) == list_videos(["../shared//videos/a.mp4"]) == wanted
+    monkeypatch.chdir(tmp_path / "shared")
+    assert list_videos(["videos"]) == wanted
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p / "missing.mp4", "no such file or folder"),
     (lambda p: p, "no videos found"),

@@ -232,3 +232,22 @@ def test_a_run_without_faces_summarizes_to_empty_tables(tmp_path):
     tables = write_summary(prepare(HAPPY_SECOND.iloc[:0], window_s=0), tmp_path / "s.csv")
     assert [len(table) for table in tables.values()] == [0, 0, 0]
     assert {"dominant", "no_answer", *SHARE_COLUMNS} <= set(tables["tracks"].columns)
+
+
+def test_every_video_of_the_videos_table_has_a_row(tmp_path):
+    """Issue 34: 7 videos in, 6 rows out; the no-face title card (and a file that failed) had no row, so a user
+    counting rows lost videos. Now each gets one, with no answer and the reason."""
+    rows = face(["happy"] * 10)
+    videos = pd.DataFrame({"video_id": ["v", "t", None], "status": ["ok", "ok", "error"],
+                           "video_path": ["/videos/v.mp4", "/videos/title.mp4", "/videos/broken.mp4"],
+                           "error": [None, None, "/videos/broken.mp4: cannot open it"],
+                           "duration_s": [1.0, 4.0, None], "frames_analyzed": [10, 95, 0]})
+    tables = write_summary(prepare(rows, window_s=0), tmp_path / "s.csv", videos)
+    summary = pd.read_csv(tmp_path / "s.videos.csv").set_index("video_path")
+    assert len(summary) == len(tables["videos"]) == 3
+    assert summary.loc["/videos/v.mp4", "dominant"] == "happy"
+    assert summary.loc["/videos/title.mp4", ["tracks", "face_seconds"]].tolist() == [0, 0]
+    assert pd.isna(summary.loc["/videos/title.mp4", "dominant"])
+    assert summary.loc["/videos/title.mp4", "no_answer"] == "no face found in its 95 analysed frames"
+    assert summary.loc["/videos/broken.mp4", "no_answer"] == "not analysed: /videos/broken.mp4: cannot open it"
+    assert pd.isna(summary.loc["/videos/title.mp4", "share_happy"])
