@@ -120,6 +120,8 @@ def train(data, shares, val, out, recipe, epochs, batch_size, learning_rate, opt
                                        input_normalization=input_normalization,
                                        fer2013_label_weight=fer2013_label_weight, prior_correction=prior_correction,
                                        best_by=best_by, shares=tuple(shares) or None).items() if v is not None}
+    if shares and len(shares) != len(data):
+        raise click.UsageError(f"{len(data)} --data sources but {len(shares)} --share values; give one per source")
     config = replace(RECIPES[recipe], **overrides)
     data = data if resume else [_training_source(source, out) for source in data]
     data = data[0] if len(data) == 1 else data
