@@ -69,6 +69,7 @@ GALLERY_SIZE, GALLERY_FRAMES = (1920, 1080), 60
 # Far faces: the face box's height in the 1080p frame, 1/40, 1/30 and 1/20 of its shorter side; every FAR_EVERY-th
 # of a clip's first GALLERY_FRAMES frames.
 FAR_FACE_PX, FAR_EVERY = (27, 36, 54), 3
+UPSCALED_EVERY = 10  # the sample clips scaled up to 1080p, every 10th frame: what the farther look costs on them
 SPANNING = 0.2  # a box with more than this share of its area outside the tile its centre falls in spans two tiles
 ENLARGED_PER_CLASS, ENLARGED_SIZE, ENLARGED_SEED = 15, (144, 180), 7
 SMOOTH_S = 0.5  # as fervid evaluate --videos
@@ -378,8 +379,8 @@ def tile_scores(found: list, layouts: list[list[tuple[str, int, tuple]]], has_fa
         rects = np.array([rect for *_, rect in regions], float).reshape(-1, 4)
         faces = np.array([has_face[name][t] for name, t, _ in regions], bool)
         centres = boxes[:, :2] + boxes[:, 2:] / 2
-        inside = ((centres[:, None] >= rects[None, :, :2]) & (centres[:, None] < rects[None, :, :2] + rects[None, :, 2:])
-                  ).all(axis=2)
+        low_corner, high_corner = rects[None, :, :2], rects[None, :, :2] + rects[None, :, 2:]
+        inside = ((centres[:, None] >= low_corner) & (centres[:, None] < high_corner)).all(axis=2)
         owner = np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
         low = np.maximum(boxes[:, :2], rects[owner, :2])
         high = np.minimum(boxes[:, :2] + boxes[:, 2:], rects[owner, :2] + rects[owner, 2:])
@@ -419,10 +420,14 @@ def small_faces(clips: dict[str, list], cache: Path, compare: dict) -> None:
     print(f"\nSmall faces: {len(sources)} sample and dev clips in 1080p galleries ({GALLERY_FRAMES} frames) and far "
           f"(the face box {', '.join(map(str, FAR_FACE_PX))} px high in a 1080p frame); found: share of tile-frames "
           f"with a face where one is found in the tile; spanning: share of found faces whose box spans two tiles; "
-          f"false: boxes in no face's tile, per frame")
+          f"false: boxes in no face's tile, per frame; 1080p sample clips: every {UPSCALED_EVERY}th frame of the "
+          "sample clips scaled up to 1080p, share with a face and ms/frame")
+    upscaled = {name: [cv2.resize(frame, (round(frame.shape[1] * 1080 / frame.shape[0]), 1080))
+                       for frame in frames[::UPSCALED_EVERY]] for name, frames in clips.items()}
     print("| detector | " + " | ".join(f"{name} found" for name in sets)
-          + " | galleries spanning | galleries false/frame | far false/frame | galleries frames/s | far frames/s |")
-    print("| --- |" + " --- |" * (len(sets) + 5))
+          + " | galleries spanning | galleries false/frame | far false/frame | galleries frames/s | far frames/s"
+          + " | 1080p sample clips with a face | 1080p sample clips ms/frame |")
+    print("| --- |" + " --- |" * (len(sets) + 7))
     rows = {name: d for name, d in detectors(**compare).items()
             if name in (NEAR_ONLY, "blazeface-full") or "farther look" in name}
     for name, detector in rows.items():
@@ -433,13 +438,15 @@ def small_faces(clips: dict[str, list], cache: Path, compare: dict) -> None:
             scores |= {key: tile_scores(per_set, layouts, has_face)
                        for (key, (_, layouts)), per_set in zip(chosen.items(), found)}
             speeds.append(1000 / ms)
+        found, ms = run(detector, upscaled)
+        with_face = np.mean([len(boxes) > 0 for per_clip in found for boxes, _, _ in per_clip])
         galleries = sum(scores[f"{n}x{n}"] for n in GALLERIES)
         far = sum(value for key, value in scores.items() if key.startswith("far"))
         print(f"| {name} | " + " | ".join(f"{value[1] / value[0]:.3f}" for value in scores.values())
               + f" | {galleries[3] / max(galleries[2] - galleries[4], 1):.4f}"
               + f" | {galleries[4] / (GALLERY_FRAMES * len(GALLERIES)):.3f}"
               + f" | {far[4] / sum(len(frames) for key, (frames, _) in sets.items() if key.startswith('far')):.3f}"
-              + f" | {speeds[0]:.1f} | {speeds[1]:.1f} |")
+              + f" | {speeds[0]:.1f} | {speeds[1]:.1f} | {with_face:.3f} | {ms:.1f} |")
 
 
 def write_galleries(folder: Path, galleries: dict[str, list[np.ndarray]]) -> None:

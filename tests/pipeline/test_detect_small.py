@@ -41,7 +41,7 @@ def gallery(labelled_faces, sizes: tuple[int, ...], n: int = 4) -> tuple[np.ndar
     width, height, centres = 1920 // n, 1080 // n, []
     for k in range(n * n):
         photo = cv2.imread(str(labelled_faces / PHOTOS[k % len(PHOTOS)]))
-        scale = sizes[k % len(sizes)] / (0.45 * photo.shape[0])  # KDEF portraits: the face about 45% of the photo's height
+        scale = sizes[k % len(sizes)] / (0.45 * photo.shape[0])  # KDEF portraits: the face about 45% of the height
         small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:height, :width]
         row, col = divmod(k, n)
         x, y = col * width + (width - small.shape[1]) // 2, row * height + (height - small.shape[0]) // 2
@@ -91,3 +91,22 @@ def test_small_frames_get_no_farther_look(videos):
                                BlazeFaceDetector(DEFAULT_DETECTOR, farther_look=False).detect(frame)):
         np.testing.assert_array_equal(given, expected)
 
+
+
+def test_the_video_summary_says_which_share_of_faces_were_small():
+    """small_faces: the share of a video's face rows whose box is under SMALL_FACE_PX high; NaN without boxes."""
+    import pandas as pd
+
+    from fervid.pipeline.detect import SMALL_FACE_PX
+    from fervid.pipeline.schema import EMOTION_COLUMNS
+    from fervid.pipeline.summary import prepare, video_summary
+
+    heights = {"far": [SMALL_FACE_PX - 10] * 3 + [SMALL_FACE_PX + 60], "near": [SMALL_FACE_PX] * 4}
+    happy = np.eye(len(EMOTION_COLUMNS), dtype=np.float32)[[EMOTION_COLUMNS.index("happy")] * 4]
+    rows = pd.concat([pd.DataFrame(happy, columns=list(EMOTION_COLUMNS)).assign(
+        video_id=video, video_path=f"/v/{video}.mp4", track_id=np.int32(0), timestamp_s=0.1 * np.arange(4),
+        x=0, y=0, w=h, h=h) for video, h in heights.items()])
+    summary = video_summary(prepare(rows, window_s=0)).set_index("video_id")
+    assert summary.loc["far", "small_faces"] == pytest.approx(0.75) and summary.loc["near", "small_faces"] == 0
+    no_boxes = video_summary(prepare(rows.drop(columns=["x", "y", "w", "h"]), window_s=0))
+    assert no_boxes["small_faces"].isna().all()
