@@ -4,7 +4,7 @@ galleries and far faces made from the same clips), which face sizes each finds, 
 product) against the same files through ``cv2.dnn`` (how fervid ran them before).
 
 Run: python benchmarks/detectors.py [--videos FOLDER] [--cache FOLDER] [--skip-engines] [--only-small-faces]
-                                    [--looks full:0.7,full:0.5 ...] [--tiles 0.44:0.0625:0.125 ...]
+                                    [--looks full:0.7,full:0.5 ...] [--tiles 0.44:0.05:0.125:0.6 ...]
      (about 15 minutes on 2 idle cores; the close-face material is made on the first run)
 
 Every detector of ``DETECTORS``, and the default as it was before it had closer looks at frames without a face or
@@ -123,10 +123,10 @@ def parse_looks(text: str) -> tuple[Look, ...]:
 
 
 def parse_tiles(text: str) -> Tiles:
-    """``0.44:0.0625:0.125`` -> a farther look at that scale, overlap and "small" share (``Tiles``), the default's
-    ``min_gain``."""
-    scale, overlap, small = (float(part) for part in text.split(":"))
-    return Tiles(scale, overlap, BLAZEFACE["blazeface-full"].farther_look.min_gain, small)
+    """``0.44:0.05:0.125:0.6`` -> a farther look at that scale, overlap, "small" share and least score (``Tiles``),
+    the default's ``min_gain``."""
+    scale, overlap, small, min_score = (float(part) for part in text.split(":"))
+    return Tiles(scale, overlap, BLAZEFACE["blazeface-full"].farther_look.min_gain, small, min_score)
 
 
 def detectors(variants: tuple[str, ...] = (), tiles: tuple[str, ...] = ()) -> dict:
@@ -467,7 +467,7 @@ def main() -> None:
     parser.add_argument("--looks", action="append", default=[],
                         help="closer looks of the default to compare, e.g. full:0.7,full:0.5 (repeatable)")
     parser.add_argument("--tiles", action="append", default=[],
-                        help="farther looks of the default to compare, SCALE:OVERLAP:SMALL (Tiles), repeatable")
+                        help="farther looks of the default to compare, SCALE:OVERLAP:SMALL:MIN_SCORE (Tiles), repeatable")
     parser.add_argument("--only-small-faces", action="store_true", help="only the galleries and far faces")
     args = parser.parse_args()
     compare = dict(variants=tuple(args.looks), tiles=tuple(args.tiles))

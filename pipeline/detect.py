@@ -62,6 +62,8 @@ class Tiles:
     min_gain: float
     # Only where the whole-frame look finds no face, or a face smaller than this share of the frame's longer side.
     small: float
+    # A window's face needs at least this score: a frame's many windows give a false alarm many more chances.
+    min_score: float
 
     def side(self, input_size: int) -> int:
         return round(input_size / self.scale)
@@ -82,7 +84,21 @@ class BlazeFaceSpec:
     farther_look: Tiles | None = None  # where the first look finds no face or small ones (``Tiles``)
 
 
-FARTHER_LOOK = Tiles(scale=0.44, overlap=1 / 16, min_gain=1.5, small=0.125)  # MEASURED: filled in
+# The farther look. Full-range BlazeFace finds a face from about 10-12 px high in its 192x192 input (70 dev photos
+# placed at each size: 87% at 8 px, 96% at 10, all at 12), so the whole-frame look misses faces under about 1/16 of
+# the frame's longer side (120 px of a 1080p frame). Windows of 436 px (scale 0.44) bring a face of 27 px (1/40 of a
+# 1080p frame's shorter side, the smallest whose 48x48 crop still carries an expression) to 12 px; neighbours share
+# 1/20 of the longer side (96 px at 1080p), as large as the faces the whole-frame look starts to miss: 18 windows
+# a 1080p frame (1/16: 24 windows, within 3 points of these). On the galleries and far faces made from the sample and
+# dev clips (benchmarks/detectors.py, "Small faces"; docs/accuracy.md) a face is found in 0.938 / 0.964 / 0.934 /
+# 0.915 of tile-frames at 3x3 / 4x4 / 5x5 / 6x6 (whole-frame look alone: 0.750 / 0.867 / 0.778 / 0.463) and in
+# 0.894 of far faces of 27 px (0.000), with no box spanning two tiles and no false face more; scale 0.4 (15 windows)
+# found fewer at 6x6 (0.896, before the closer-look rule of ``detect``). When: only where the whole-frame look finds no face or one under 1/8 of the longer
+# side (on the sample clips scaled up to 1080p: 13.6 ms a detection against 2.8 without windows; windows on every
+# detection: 75.2 ms, and no face more), and only on frames whose longer side is 1.5 windows or more (654 px): on
+# smaller frames the whole-frame look already finds faces down to 1/16 of 640 = 40 px, near that 27 px floor, so the
+# sample clips (640 px wide at most) are detected exactly as before.
+FARTHER_LOOK = Tiles(scale=0.44, overlap=0.05, min_gain=1.5, small=0.125, min_score=0.6)
 BLAZEFACE = {
     # 16x16 cells x 2 + 8x8 x 6 = 896 anchors.
     "blazeface-short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2)),
@@ -96,7 +112,7 @@ BLAZEFACE = {
     # short-range model (trained on close faces) at fill 0.8 finds 99, with no false alarm more on the title card
     # (a fill-0.5 full-range look instead: 89, and false alarms in 12 frames of 95). benchmarks/detectors.py;
     # docs/accuracy.md, "Face detector".
-    # The farther look: FARTHER_LOOK, below.
+    # The farther look: FARTHER_LOOK, above.
     "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,),
                                     closer_looks=(Look("blazeface-full", 0.7), Look("blazeface-short", 0.8)),
                                     farther_look=FARTHER_LOOK),
@@ -334,7 +350,7 @@ class BlazeFaceDetector:
             boxes, scores, keypoints = self.first.look(frame_bgr, window=(x, y, side))
             middle = boxes[:, :2] + boxes[:, 2:] / 2
             nearest = [centres[axis][np.abs(middle[:, axis, None] - centres[axis]).argmin(axis=1)] for axis in (0, 1)]
-            mine = (nearest[0] == x + side / 2) & (nearest[1] == y + side / 2)
+            mine = (nearest[0] == x + side / 2) & (nearest[1] == y + side / 2) & (scores >= tiles.min_score)
             # Inside the window, except where its edge is the frame's (a face may be cut by the frame itself).
             whole = (((boxes[:, 0] >= x) | (x == 0)) & ((boxes[:, 1] >= y) | (y == 0))
                      & ((boxes[:, 0] + boxes[:, 2] <= x + side) | (x + side >= width))
