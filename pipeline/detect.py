@@ -86,19 +86,18 @@ class BlazeFaceSpec:
 
 # The farther look. Full-range BlazeFace finds a face from about 10-12 px high in its 192x192 input (70 dev photos
 # placed at each size: 87% at 8 px, 96% at 10, all at 12), so the whole-frame look misses faces under about 1/16 of
-# the frame's longer side (120 px of a 1080p frame). Windows of 436 px (scale 0.44) bring a face of 27 px (1/40 of a
-# 1080p frame's shorter side, the smallest whose 48x48 crop still carries an expression) to 12 px; neighbours share
-# 1/20 of the longer side (96 px at 1080p), as large as the faces the whole-frame look starts to miss: 18 windows
-# a 1080p frame (1/16: 24 windows, within 3 points of these). On the galleries and far faces made from the sample and
-# dev clips (benchmarks/detectors.py, "Small faces"; docs/accuracy.md) a face is found in 0.938 / 0.964 / 0.934 /
-# 0.915 of tile-frames at 3x3 / 4x4 / 5x5 / 6x6 (whole-frame look alone: 0.750 / 0.867 / 0.778 / 0.463) and in
-# 0.894 of far faces of 27 px (0.000), with no box spanning two tiles and no false face more; scale 0.4 (15 windows)
-# found fewer at 6x6 (0.896, before the closer-look rule of ``detect``). When: only where the whole-frame look finds no face or one under 1/8 of the longer
-# side (on the sample clips scaled up to 1080p: 13.6 ms a detection against 2.8 without windows; windows on every
-# detection: 75.2 ms, and no face more), and only on frames whose longer side is 1.5 windows or more (654 px): on
-# smaller frames the whole-frame look already finds faces down to 1/16 of 640 = 40 px, near that 27 px floor, so the
-# sample clips (640 px wide at most) are detected exactly as before.
-FARTHER_LOOK = Tiles(scale=0.44, overlap=0.05, min_gain=1.5, small=0.125, min_score=0.6)
+# the frame's longer side (120 px of a 1080p frame). Windows of 384 px (scale 0.5) bring a face of 27 px (1/40 of a
+# 1080p frame's shorter side, the smallest whose 48x48 crop still carries an expression) to 13.5 px; neighbours share
+# 1/20 of the longer side (96 px at 1080p), about the size of the faces the whole-frame look starts to miss: 28
+# windows a 1080p frame. A window's face needs score 0.6: at 0.5 the windows raised the title card's false alarms
+# from 2 frames of 95 to 10; at 0.6 they stay at 2. Scale 0.44 (18 windows) found fewer 6x6 gallery faces at 0.6
+# (0.899); scale 0.4 (15 windows) fewer still. When: only where the whole-frame look finds no face or one under 1/8
+# of the longer side (windows on every detection found no face more on the sample clips scaled up to 1080p, at
+# several times the cost), and only on frames 1.7 windows (654 px) across or more: on smaller frames the
+# whole-frame look already finds faces down to 1/16 of 640 = 40 px, near that 27 px floor, so the sample clips of
+# 640 px or less are detected as before. Measured by benchmarks/detectors.py ("Small faces"); docs/accuracy.md,
+# "Small faces: the farther look".
+FARTHER_LOOK = Tiles(scale=0.5, overlap=0.05, min_gain=1.7, small=0.125, min_score=0.6)
 BLAZEFACE = {
     # 16x16 cells x 2 + 8x8 x 6 = 896 anchors.
     "blazeface-short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2)),
