@@ -286,7 +286,7 @@ def framings(photos: list, compare: dict) -> None:
     boxes = [best_box(reference.detect(frames[0])) for _, _, frames, _ in photos]
     print(f"\nFramings covered: share of {len(photos)} dev photos (every {FRAMING_PHOTOS_EVERY}th) with a face found, "
           "the face box placed at this share of the frame's shorter side")
-    print("| detector | frame | " + " | ".join(f"{share:.2f}" for share in FACE_SHARES) + " |")
+    print("| detector | frame | " + " | ".join(f"{share:g}" for share in FACE_SHARES) + " |")
     print("| --- | --- |" + " --- |" * len(FACE_SHARES))
     for width, height in FRAME_SIZES:
         frames = {share: [placed(p[2][0], box, share, (width, height)) for p, box in zip(photos, boxes)]

@@ -333,9 +333,9 @@ class BlazeFaceDetector:
     def farther(self, frame_bgr: np.ndarray, found: tuple[np.ndarray, np.ndarray, np.ndarray]):
         """The whole-frame look's faces ``found``, and where the farther look runs (a frame large enough, no face
         or a small one found: ``Tiles``), the faces of its windows that are not those: each window keeps the faces
-        centred nearer its middle than any other window's and lying whole inside it (a face cut by its edge lies
-        whole in the neighbour), and where two boxes overlap by more than ``NMS_THRESHOLD`` the whole-frame look's
-        wins, so a face it found keeps its box and crop."""
+        lying whole inside it (a face cut by its edge lies whole in the neighbour), and where two boxes overlap by
+        more than ``NMS_THRESHOLD`` (one face seen by two windows) the whole-frame look's wins, then the higher
+        score, so a face the whole-frame look found keeps its box and crop."""
         tiles, (height, width) = self.farther_look, frame_bgr.shape[:2]
         longer = max(height, width)
         if tiles is None or longer < tiles.min_gain * tiles.side(self.spec.input_size):
@@ -343,18 +343,15 @@ class BlazeFaceDetector:
         if len(found[0]) and not (found[0][:, 2:].max(axis=1) < tiles.small * longer).any():
             return found
         windows = tile_windows(width, height, tiles.side(self.spec.input_size), round(tiles.overlap * longer))
-        centres = {axis: np.unique([w[axis] for w in windows]) + windows[0][2] / 2 for axis in (0, 1)}
         parts = [found]
         for x, y, side in windows:
             boxes, scores, keypoints = self.first.look(frame_bgr, window=(x, y, side))
-            middle = boxes[:, :2] + boxes[:, 2:] / 2
-            nearest = [centres[axis][np.abs(middle[:, axis, None] - centres[axis]).argmin(axis=1)] for axis in (0, 1)]
-            mine = (nearest[0] == x + side / 2) & (nearest[1] == y + side / 2) & (scores >= tiles.min_score)
             # Inside the window, except where its edge is the frame's (a face may be cut by the frame itself).
             whole = (((boxes[:, 0] >= x) | (x == 0)) & ((boxes[:, 1] >= y) | (y == 0))
                      & ((boxes[:, 0] + boxes[:, 2] <= x + side) | (x + side >= width))
                      & ((boxes[:, 1] + boxes[:, 3] <= y + side) | (y + side >= height)))
-            parts.append((boxes[mine & whole], scores[mine & whole], keypoints[mine & whole]))
+            keep = whole & (scores >= tiles.min_score)
+            parts.append((boxes[keep], scores[keep], keypoints[keep]))
         boxes, scores, keypoints = (np.concatenate(arrays) for arrays in zip(*parts))
         return tuple(array[merged(boxes, scores, len(found[0]))] for array in (boxes, scores, keypoints))
 
