@@ -432,7 +432,7 @@ def small_faces(clips: dict[str, list], cache: Path, compare: dict) -> None:
             if name in (NEAR_ONLY, "blazeface-full") or "farther look" in name}
     for name, detector in rows.items():
         scores, speeds = {}, []
-        for kind in ("x", "far"):  # galleries, then far faces: timed apart
+        for kind in ("galleries", "far"):  # timed apart
             chosen = {key: value for key, value in sets.items() if (kind == "far") == key.startswith("far")}
             found, ms = run(detector, {key: frames for key, (frames, _) in chosen.items()})
             scores |= {key: tile_scores(per_set, layouts, has_face)
