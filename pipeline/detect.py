@@ -10,8 +10,11 @@ Three detectors, chosen by name (``DETECTORS``):
 
 Full-range BlazeFace on its own misses faces that fill the frame (webcam close-ups, face-cropped datasets), so where
 it finds no face, or one too close, ``blazeface-full`` looks again at the frame zoomed out, and then with the
-short-range model (``BlazeFaceSpec.closer_looks``): it finds faces from a tenth of the frame's shorter side to the
-whole frame.
+short-range model (``BlazeFaceSpec.closer_looks``). Faces far from the camera (video-call galleries, classrooms,
+audiences) reach the 192x192 whole-frame look as a few pixels; where that look finds no face or small ones, and the
+frame is large enough, ``blazeface-full`` takes a farther look: the same model on overlapping square windows of the
+frame near native resolution (``Tiles``), their faces merged with the whole-frame look's. Together they find faces
+from about 1/40 of a 1080p frame's shorter side to the whole frame.
 
 BlazeFace also finds six keypoints per face (eyes, nose tip, mouth, ear tragions): ``detector.detect(frame)``
 returns them beside the boxes; calling the detector returns boxes and scores only.
@@ -46,6 +49,27 @@ class Look:
 
 
 @dataclass(frozen=True)
+class Tiles:
+    """The farther look: one pass of the model over each of overlapping square windows that cover the frame, each
+    window ``side`` frame pixels (the model's input / ``scale``), so faces too small for the whole-frame look reach
+    the model larger (``tile_windows``)."""
+
+    scale: float  # model input pixels per frame pixel in each window
+    # Neighbouring windows share this share of the frame's longer side, so every face up to that size lies whole
+    # inside one window; larger faces the whole-frame look finds itself.
+    overlap: float
+    # Only where the windows see the frame at least this many times larger than the whole-frame look does.
+    min_gain: float
+    # Only where the whole-frame look finds no face, or a face smaller than this share of the frame's longer side.
+    small: float
+    # A window's face needs at least this score: a frame's many windows give a false alarm many more chances.
+    min_score: float
+
+    def side(self, input_size: int) -> int:
+        return round(input_size / self.scale)
+
+
+@dataclass(frozen=True)
 class BlazeFaceSpec:
     """One MediaPipe SSD anchor layout (``SsdAnchorsCalculator`` options of the MediaPipe graph)."""
 
@@ -57,8 +81,23 @@ class BlazeFaceSpec:
     # side), these looks in turn, until one finds a face: its faces are kept (none found: the first look's).
     closer_looks: tuple[Look, ...] = ()
     too_close: float = 0.75
+    farther_look: Tiles | None = None  # where the first look finds no face or small ones (``Tiles``)
 
 
+# The farther look. Full-range BlazeFace finds a face from about 10-12 px high in its 192x192 input (70 dev photos
+# placed at each size: 87% at 8 px, 96% at 10, all at 12), so the whole-frame look misses faces under about 1/16 of
+# the frame's longer side (120 px of a 1080p frame). Windows of 384 px (scale 0.5) bring a face of 27 px (1/40 of a
+# 1080p frame's shorter side, the smallest whose 48x48 crop still carries an expression) to 13.5 px; neighbours share
+# 1/20 of the longer side (96 px at 1080p), about the size of the faces the whole-frame look starts to miss: 28
+# windows a 1080p frame. A window's face needs score 0.6: at 0.5 the windows raised the title card's false alarms
+# from 2 frames of 95 to 10; at 0.6 they stay at 2. Scale 0.44 (18 windows) found fewer 6x6 gallery faces at 0.6
+# (0.899); scale 0.4 (15 windows) fewer still. When: only where the whole-frame look finds no face or one under 1/8
+# of the longer side (windows on every detection found no face more on the sample clips scaled up to 1080p, at
+# several times the cost), and only on frames 1.7 windows (654 px) across or more: on smaller frames the
+# whole-frame look already finds faces down to 1/16 of 640 = 40 px, near that 27 px floor, so the sample clips of
+# 640 px or less are detected as before. Measured by benchmarks/detectors.py ("Small faces"); docs/accuracy.md,
+# "Small faces: the farther look".
+FARTHER_LOOK = Tiles(scale=0.5, overlap=0.05, min_gain=1.7, small=0.125, min_score=0.6)
 BLAZEFACE = {
     # 16x16 cells x 2 + 8x8 x 6 = 896 anchors.
     "blazeface-short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2)),
@@ -72,8 +111,10 @@ BLAZEFACE = {
     # short-range model (trained on close faces) at fill 0.8 finds 99, with no false alarm more on the title card
     # (a fill-0.5 full-range look instead: 89, and false alarms in 12 frames of 95). benchmarks/detectors.py;
     # docs/accuracy.md, "Face detector".
+    # The farther look: FARTHER_LOOK, above.
     "blazeface-full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,),
-                                    closer_looks=(Look("blazeface-full", 0.7), Look("blazeface-short", 0.8))),
+                                    closer_looks=(Look("blazeface-full", 0.7), Look("blazeface-short", 0.8)),
+                                    farther_look=FARTHER_LOOK),
 }
 # (left, top, right, bottom) margins, each a share of the box's width or height, that grow a detector's box to the
 # frame of a FER2013 face: measured per detector by benchmarks/crop_margin.py (the median box on FER2013 val
@@ -85,6 +126,10 @@ FRAMING: dict[str, Margins] = {
     "blazeface-short": (0.12, 0.22, 0.12, 0.02),
     "haar": (0.02, 0.02, 0.03, 0.02),  # Haar's box is nearly FER2013's own frame
 }
+# A face box under this height is cut into a 48x48 crop enlarged from fewer pixels than FER2013's faces have (their
+# face box is about 40 of the 48, FRAMING "blazeface-full"); the farther look finds faces down to about 27 px. The
+# video summary says which share of a video's faces were this small (``summary.video_summary``, small_faces).
+SMALL_FACE_PX = 40
 SCORE_THRESHOLD = 0.5  # the MediaPipe default; FINDINGS measured false alarms at this value
 NMS_THRESHOLD = 0.3  # faces rarely overlap by more than this; higher keeps duplicate boxes
 # BlazeFace's six keypoints in its output order (MediaPipe's ``FaceKeyPoint``). Right and left are the subject's:
@@ -120,28 +165,46 @@ def tflite_path(file_name: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / file_name
 
 
-def blazeface_input(frame_bgr: np.ndarray, size: int, fill: float = 1.0) -> tuple[np.ndarray, float, np.ndarray]:
+def blazeface_input(frame_bgr: np.ndarray, size: int, fill: float = 1.0,
+                    window: tuple[int, int, int] | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """The model's ``size`` x ``size`` RGB input: the frame in a black square (so faces keep their shape), scaled
     down; and where that square lies in frame pixels, the unit BlazeFace's boxes come back in: its side and its top
     left corner (x, y).
 
     ``fill == 1``: the frame at the top left of a square of its longer side. ``fill < 1``: the frame centred in a
     square of its longer side / ``fill`` (``BlazeFaceSpec.closer_looks``), so a face that fills
-    the frame fills that share of the model's input. One warp takes the frame straight into the small square, as
+    the frame fills that share of the model's input. ``window``: (x, y, side), that square of the frame instead
+    (``Tiles``; black where it passes the frame's edge). One warp takes the frame straight into the small square, as
     MediaPipe's CPU image-to-tensor step does; padding the full-size frame first and then resizing gave the same
     pixels (at most 1 grey level apart) but cost 5x as much on a 1080p frame (0.57 against 0.11 ms).
     """
     import cv2
 
     height, width = frame_bgr.shape[:2]
-    side = max(height, width) / fill
-    corner = np.zeros(2) if fill == 1 else (np.array([width, height]) - side) / 2
+    if window is not None:
+        side, corner = float(window[2]), np.array(window[:2], np.float64)
+    else:
+        side = max(height, width) / fill
+        corner = np.zeros(2) if fill == 1 else (np.array([width, height]) - side) / 2
     scale = size / side
     # Pixel centres map as cv2.resize maps them: x_input = scale * (x_frame - corner_x + 0.5) - 0.5.
     shift = scale * (0.5 - corner) - 0.5
     matrix = np.array([[scale, 0, shift[0]], [0, scale, shift[1]]])
     square = cv2.warpAffine(frame_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), side, corner
+
+
+def tile_windows(width: int, height: int, side: int, overlap: int) -> list[tuple[int, int, int]]:
+    """Square windows (x, y, side) that cover a ``width`` x ``height`` frame, neighbours sharing at least
+    ``overlap`` pixels, spread evenly from edge to edge; along a side no longer than ``side``, one window."""
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        count = int(np.ceil((length - overlap) / (side - overlap)))
+        return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
 def decode_blazeface(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int,
@@ -196,9 +259,10 @@ class BlazeFaceNetwork:
                               f" Received {shapes}")
         self.boxes_index, self.scores_index = outputs[16], outputs[1]
 
-    def look(self, frame_bgr: np.ndarray, fill: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One pass over the frame placed as ``blazeface_input`` places it with ``fill``."""
-        rgb, side, corner = blazeface_input(frame_bgr, self.spec.input_size, fill)
+    def look(self, frame_bgr: np.ndarray, fill: float = 1.0,
+             window: tuple[int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass over the frame placed as ``blazeface_input`` places it with ``fill`` or ``window``."""
+        rgb, side, corner = blazeface_input(frame_bgr, self.spec.input_size, fill, window)
         # [-1, 1], what the MediaPipe graph feeds the model (and what cv2.dnn.blobFromImage was told to do).
         self.interpreter.set_tensor(self.input_index, ((rgb.astype(np.float32) - 127.5) / 127.5)[None])
         self.interpreter.invoke()
@@ -208,15 +272,18 @@ class BlazeFaceNetwork:
 
 
 class BlazeFaceDetector:
-    """A BlazeFace model's look at the frame, then its ``closer_looks`` where that finds no face or one too close.
+    """A BlazeFace model's look at the frame, then its ``closer_looks`` where that finds no face or one too close, and
+    its ``farther_look`` where it finds no face or small ones.
 
     ``closer_looks=False`` keeps to the first look (how ``blazeface-full`` found faces before it had closer looks;
     ``benchmarks/detectors.py`` compares both); a tuple of ``Look`` replaces the spec's (to compare others).
+    ``farther_look=False`` leaves out the windows (the default before it had them); a ``Tiles`` replaces the spec's.
     """
 
-    def __init__(self, name: str, closer_looks: bool | tuple[Look, ...] = True):
+    def __init__(self, name: str, closer_looks: bool | tuple[Look, ...] = True, farther_look: bool | Tiles = True):
         self.name, self.spec = name, BLAZEFACE[name]
         self.closer_looks = self.spec.closer_looks if closer_looks is True else tuple(closer_looks or ())
+        self.farther_look = self.spec.farther_look if farther_look is True else (farther_look or None)
         models = dict.fromkeys([name, *(look.model for look in self.closer_looks)])  # each loaded once
         self.networks = {model: BlazeFaceNetwork(model) for model in models}
         self.first = self.networks[name]
@@ -230,17 +297,30 @@ class BlazeFaceDetector:
         """Boxes (N, 4) x, y, w, h, scores (N,) and keypoints (N, 6, 2) x, y (``KEYPOINTS``), in frame pixels.
 
         The closer looks run only where the first finds no face or one too close (``BlazeFaceSpec``), so a frame
-        whose faces are not close keeps exactly the faces of the first look, and costs one look.
+        whose faces are not close keeps exactly the faces of the first look, and costs one look. The farther look
+        only adds faces to the first look's (``farther``). Where the first look finds none, a closer look's faces
+        are kept if one is large (a close-up); if all are small, the farther look's are, where it finds any: on
+        frames of small faces a zoomed-out look now and then finds one of them, boxed loosely.
         """
         found = self.first.look(frame_bgr)
         boxes, side = found[0], max(frame_bgr.shape[:2])
         if len(boxes) and boxes[:, 2:].max() <= self.spec.too_close * side:
-            return found
+            return self.farther(frame_bgr, found)
+        closer = found
         for look in self.closer_looks:
-            again = self.look(frame_bgr, look)
-            if len(again[0]):
-                return again
-        return found
+            closer = self.look(frame_bgr, look)
+            if len(closer[0]):
+                break
+        if len(closer[0]) and not self.small(closer[0], side):
+            return closer
+        farther = self.farther(frame_bgr, found)
+        return farther if len(farther[0]) > len(found[0]) else closer if len(closer[0]) else found
+
+    def small(self, boxes: np.ndarray, side: int) -> bool:
+        """Whether every one of ``boxes`` is small (``Tiles.small`` of the frame's longer ``side``); False without
+        a farther look."""
+        tiles = self.farther_look
+        return tiles is not None and bool((boxes[:, 2:].max(axis=1) < tiles.small * side).all())
 
     def look(self, frame_bgr: np.ndarray, look: Look) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One ``Look`` at the frame, whatever the first look found. Another model's boxes come back as this
@@ -249,6 +329,41 @@ class BlazeFaceDetector:
         if look.model != self.name:
             boxes = reframe(boxes, FRAMING[look.model], FRAMING[self.name])
         return boxes, scores, keypoints
+
+    def farther(self, frame_bgr: np.ndarray, found: tuple[np.ndarray, np.ndarray, np.ndarray]):
+        """The whole-frame look's faces ``found``, and where the farther look runs (a frame large enough, no face
+        or a small one found: ``Tiles``), the faces of its windows that are not those: each window keeps the faces
+        lying whole inside it (a face cut by its edge lies whole in the neighbour), and where two boxes overlap by
+        more than ``NMS_THRESHOLD`` (one face seen by two windows) the whole-frame look's wins, then the higher
+        score, so a face the whole-frame look found keeps its box and crop."""
+        tiles, (height, width) = self.farther_look, frame_bgr.shape[:2]
+        longer = max(height, width)
+        if tiles is None or longer < tiles.min_gain * tiles.side(self.spec.input_size):
+            return found
+        if len(found[0]) and not (found[0][:, 2:].max(axis=1) < tiles.small * longer).any():
+            return found
+        windows = tile_windows(width, height, tiles.side(self.spec.input_size), round(tiles.overlap * longer))
+        parts = [found]
+        for x, y, side in windows:
+            boxes, scores, keypoints = self.first.look(frame_bgr, window=(x, y, side))
+            # Inside the window, except where its edge is the frame's (a face may be cut by the frame itself).
+            whole = (((boxes[:, 0] >= x) | (x == 0)) & ((boxes[:, 1] >= y) | (y == 0))
+                     & ((boxes[:, 0] + boxes[:, 2] <= x + side) | (x + side >= width))
+                     & ((boxes[:, 1] + boxes[:, 3] <= y + side) | (y + side >= height)))
+            keep = whole & (scores >= tiles.min_score)
+            parts.append((boxes[keep], scores[keep], keypoints[keep]))
+        boxes, scores, keypoints = (np.concatenate(arrays) for arrays in zip(*parts))
+        return tuple(array[merged(boxes, scores, len(found[0]))] for array in (boxes, scores, keypoints))
+
+
+def merged(boxes: np.ndarray, scores: np.ndarray, first: int) -> np.ndarray:
+    """Indices, in order, of the boxes kept by NMS at ``NMS_THRESHOLD`` where the ``first`` boxes (already apart
+    from each other) win over any other, whatever the scores."""
+    import cv2
+
+    priority = scores.astype(np.float64) + np.where(np.arange(len(scores)) < first, 2.0, 0.0)
+    kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), priority.tolist(), 0.0, NMS_THRESHOLD), int).reshape(-1)
+    return np.sort(kept)
 
 
 class HaarDetector:

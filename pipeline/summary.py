@@ -25,6 +25,7 @@ import pandas as pd
 
 from fervid.errors import FervidError
 
+from .detect import SMALL_FACE_PX
 from .schema import EMOTION_COLUMNS, SMOOTH_COLUMNS, STATUS_ERROR
 from .smooth import CONFIDENCE_SMOOTH, EMOTION_SMOOTH, smooth
 from .tables import frame_step_s, one_copy_per_video, require_columns
@@ -200,11 +201,14 @@ def track_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, me
 
 def video_summary(prepared: pd.DataFrame, videos: pd.DataFrame | None = None, method: str = DEFAULT_ANSWER,
                   faces: str = DEFAULT_ANSWER_FACES, evidence: Evidence = Evidence()) -> pd.DataFrame:
-    """One row per video with faces: tracks, face_seconds (summed over tracks), dominant and no_answer
-    (``video_verdicts``), and shares over the tracks with enough evidence (NaN when none has)."""
+    """One row per video with faces: tracks, face_seconds (summed over tracks), small_faces (the share of its face
+    rows whose box is under ``SMALL_FACE_PX`` high: above 0.5, its answers rest mostly on small crops; NaN for rows
+    without boxes), dominant and no_answer (``video_verdicts``), and shares over the tracks with enough evidence
+    (NaN when none has)."""
     rows = _with_seconds(prepared, videos)
+    rows = rows.assign(small=rows["h"] < SMALL_FACE_PX if "h" in rows else np.nan)
     basics = rows.groupby("video_id").agg(video_path=("video_path", "first"), tracks=(TRACK_COLUMN, "nunique"),
-                                          face_seconds=("row_s", "sum"))
+                                          face_seconds=("row_s", "sum"), small_faces=("small", "mean"))
     verdicts = video_verdicts(prepared, videos, method, faces, evidence)
     return basics.join(verdicts).join(_shares(_answering_rows(rows, evidence), ["video_id"])).reset_index()
 
