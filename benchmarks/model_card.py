@@ -50,7 +50,7 @@ def recipe_args(training: dict) -> list[str]:
     if training.get("images"):
         args += ["--images", training["images"]]
     for field, value in config.items():
-        if field in ("shares",) or value == default[field]:
+        if field == "shares" or value == default[field]:
             continue
         if field not in OPTIONS:
             raise SystemExit(f"the recipe sets {field}={value!r}, which no `fervid train` option replays")

@@ -143,14 +143,11 @@ def train(data, shares, val, out, recipe, epochs, batch_size, learning_rate, opt
 def _training_source(data: str, out: str) -> str:
     """``data`` as ``fervid.model.train`` reads it: a CSV of labelled photos and clips is cut into faces by the
     analysis' own path first (``fervid.pipeline.labelled_faces``), kept in the run folder for ``--resume``."""
-    from fervid.pipeline.labelled_faces import is_labelled_media_csv
+    from fervid.model.data import is_labelled_media_csv, save_faces
 
     if not is_labelled_media_csv(data):
         return data
-    from pathlib import Path
-
     from fervid.console import filtered_stderr
-    from fervid.model.data import save_faces
     from fervid.model.train import RunFolder, source_name
     from fervid.pipeline.labelled_faces import cut_labelled_faces
 

@@ -127,11 +127,11 @@ def load_dataset(path: str | os.PathLike, classes: tuple[str, ...] | None = None
         raise FervidError(f"{path}: no such file or folder")
     if path.is_dir():
         return _load_folder(path, classes)
+    if is_labelled_media_csv(path):
+        raise FervidError(f"{path}: a CSV of labelled photos and clips, not of faces: its faces must be cut by "
+                          "fervid's detector first (`fervid train` does it; in Python, "
+                          "fervid.pipeline.labelled_faces.cut_labelled_faces)")
     if path.suffix.lower() == ".csv":
-        if {"file", "label"} <= set(csv_header(path)):
-            raise FervidError(f"{path}: a CSV of labelled photos and clips, not of faces: its faces must be cut by "
-                              "fervid's detector first (`fervid train` does it; in Python, "
-                              "fervid.pipeline.labelled_faces.cut_labelled_faces)")
         if "file" in csv_header(path):
             return _load_votes(path, classes, images)
         return _load_csv(path, classes, usage)
@@ -184,6 +184,13 @@ def _decode_faces(decoded) -> tuple[list[np.ndarray], list[int], list[str], int]
 def csv_header(path: Path) -> list[str]:
     with open(path, newline="") as handle:
         return [name.strip() for name in next(csv.reader(handle), [])]
+
+
+def is_labelled_media_csv(path: str | os.PathLike) -> bool:
+    """A CSV of ``file`` and ``label`` columns (photos and clips to cut faces from, ``fervid evaluate --videos``'
+    format), not a face set of its own."""
+    path = Path(path)
+    return path.suffix.lower() == ".csv" and path.is_file() and {"file", "label"} <= set(csv_header(path))
 
 
 def csv_has_usage(path: Path) -> bool:

@@ -18,38 +18,27 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fervid.errors import FervidError
-from fervid.model.data import FaceDataset
+from fervid.model.data import FaceDataset, is_labelled_media_csv  # noqa: F401 (what fervid train asks first)
 from fervid.model.labels import FER2013_LABELS
 
 from .crops import SUMMARY_FACE_INDEX, detect_range, plan_video
 from .detect import DEFAULT_DETECTOR, FRAMING
 from .evaluate import problem_with, read_labels
-from .summary import Evidence
+from .summary import Evidence, main_faces
+from .tracks import assign_tracks
 
 # Frames a second of a clip whose faces are kept: frames closer than 0.2 s show nearly the same face, and the
 # default analysis detects about that often too (fervid.pipeline.keyframes.DETECT_INTERVAL_S).
 SAMPLE_FPS = 5.0
 
 
-def is_labelled_media_csv(path: str | os.PathLike) -> bool:
-    """A CSV of ``file`` and ``label`` columns (photos and clips to cut faces from), not a face set of its own."""
-    from fervid.model.data import csv_header
-
-    path = Path(path)
-    return path.suffix.lower() == ".csv" and path.is_file() and {"file", "label"} <= set(csv_header(path))
-
-
 def _main_face_rows(rows: dict[str, np.ndarray], row_s: float) -> np.ndarray:
     """Indices of the rows of the file's main face: its track seen longest (then the larger face)."""
-    from .summary import main_faces
-    from .tracks import assign_tracks
-
     table = pd.DataFrame(dict(video_id=rows["video_id"], frame_index=rows["frame"], timestamp_s=rows["timestamp_s"],
                               x=rows["x"], y=rows["y"], w=rows["w"], h=rows["h"], row_s=row_s))
     return main_faces(assign_tracks(table)).index.to_numpy()

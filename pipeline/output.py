@@ -51,12 +51,16 @@ def _replace_atomically(write, target: Path) -> None:
         raise
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message (pyarrow's run to several), else its type's name."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
 def _reason(error: OSError) -> str:
     """"No space left on device" from an OSError, also from pyarrow's ("Error writing bytes to file. Detail: [errno
     28] No space left on device"), else the error's first line."""
     number = error.errno or next(map(int, re.findall(r"\[errno (\d+)\]", str(error))), None)
-    return os.strerror(number) if number else next((line for line in str(error).splitlines() if line.strip()),
-                                                   type(error).__name__)
+    return os.strerror(number) if number else first_line(error)
 
 
 class PartialOutput:

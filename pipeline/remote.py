@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from fervid.errors import FervidError
 
+from .output import first_line
 from .schema import videos_path
 from .sources import uri_filesystem
 
@@ -36,7 +37,7 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
     try:
         found = [info.type != pafs.FileType.NotFound for info in filesystem.get_file_info([remote, remote_videos])]
     except OSError as error:
-        raise FervidError(f"{uri}: cannot look there ({_first_line(error)})") from None
+        raise FervidError(f"{uri}: cannot look there ({first_line(error)})") from None
     if any(found) and not (config.resume or config.overwrite):
         raise FervidError(f"{uri} exists; pass --overwrite to replace it, or --resume to keep its finished videos")
     _check_writable(filesystem, remote, uri)
@@ -57,15 +58,11 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
         pafs.copy_files(str(local), remote, destination_filesystem=filesystem)
         pafs.copy_files(str(local_videos), remote_videos, destination_filesystem=filesystem)
     except OSError as error:  # the videos table goes last, so what did reach the bucket does not look complete
-        raise FervidError(f"{uri}: the upload failed ({_first_line(error)}); the finished output waits in {local} "
+        raise FervidError(f"{uri}: the upload failed ({first_line(error)}); the finished output waits in {local} "
                           "and its videos table: run again with --resume to upload it") from None
     local.unlink()
     local_videos.unlink()
     return replace(summary, out=uri, videos_out=uri[: -len(".parquet")] + ".videos.parquet")
-
-
-def _first_line(error: BaseException) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def _check_writable(filesystem, remote: str, uri: str) -> None:
@@ -77,5 +74,5 @@ def _check_writable(filesystem, remote: str, uri: str) -> None:
             stream.write(b"fervid checks it may write here; delete me if a run left me behind\n")
         filesystem.delete_file(marker)
     except OSError as error:
-        raise FervidError(f"{uri}: cannot write there ({_first_line(error)}); check the bucket, its policy and the "
+        raise FervidError(f"{uri}: cannot write there ({first_line(error)}); check the bucket, its policy and the "
                           "credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE...)") from None
