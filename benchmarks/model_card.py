@@ -49,6 +49,8 @@ def recipe_args(training: dict) -> list[str]:
         args += ["--init-from", training["init_from"]]
     if training.get("images"):
         args += ["--images", training["images"]]
+    if training.get("val"):
+        args += ["--val", training["val"]]
     for field, value in config.items():
         if field == "shares" or value == default[field]:
             continue
