@@ -46,6 +46,17 @@ def busy_worker(run: subprocess.Popen, title: str, timeout_s: float = 180):
     raise AssertionError(f"no busy {title} process appeared")
 
 
+def first_video_saved(run: subprocess.Popen, out: Path, timeout_s: float = 300) -> None:
+    """Returns once the run has saved its first finished video (in ``.OUT.partial/``) and is still going."""
+    partial = out.with_name(f".{out.name}.partial")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and run.poll() is None:
+        if any(p.name != "settings.json" for p in partial.glob("*.json")):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the run saved no video while it ran (exit {run.poll()})")
+
+
 @pytest.fixture(scope="module")
 def workload(videos, tmp_path_factory):
     """Six clips (two copies of three, 2,422 frames) and the rows of one undisturbed run over them."""
@@ -83,8 +94,7 @@ def test_an_interrupted_run_looks_incomplete_and_resume_finishes_it(workload, tm
     folder, reference = workload
     out = tmp_path / "t.parquet"
     run = start(folder, out)
-    busy_worker(run, "EmotionActor")
-    time.sleep(3)  # the classifier is at work: the run is mid-way
+    first_video_saved(run, out)  # mid-way by what it has done, not by a time that a fast host outruns
     run.send_signal(sent)
     run.communicate(timeout=120)
     assert run.returncode != 0
