@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fervid.errors import FervidError
-from fervid.model.data import FaceDataset, is_labelled_media_csv  # noqa: F401 (what fervid train asks first)
+from fervid.model.data import FaceDataset
 from fervid.model.labels import FER2013_LABELS
 
 from .crops import SUMMARY_FACE_INDEX, detect_range, plan_video

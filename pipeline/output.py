@@ -51,6 +51,11 @@ def _replace_atomically(write, target: Path) -> None:
         raise
 
 
+def partial_folder(out: Path) -> Path:
+    """The hidden folder beside ``OUT`` where a run keeps its finished videos until the output is complete."""
+    return out.with_name(f".{out.name}.partial")
+
+
 def first_line(error: BaseException) -> str:
     """The first non-empty line of an error's message (pyarrow's run to several), else its type's name."""
     return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
@@ -67,7 +72,7 @@ class PartialOutput:
     def __init__(self, out: str | os.PathLike, settings: dict, *, resume: bool, overwrite: bool):
         self.out = Path(out).absolute()
         self.videos_out = videos_path(self.out)
-        self.folder = self.out.with_name(f".{self.out.name}.partial")
+        self.folder = partial_folder(self.out)
         self.settings = settings
         self.engine: str | None = None  # set by the job once it knows which engine its actors run
         self.schema = timeline_schema(settings.get("smooth_s", 0.0))

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from fervid.errors import FervidError
 
-from .output import first_line
+from .output import first_line, partial_folder
 from .schema import videos_path
 from .sources import uri_filesystem
 
@@ -43,14 +43,14 @@ def analyze_to_uri(uri: str, run: Callable, config) -> object:
     _check_writable(filesystem, remote, uri)
     local = staging_path(uri)
     local_videos = videos_path(local)
-    partial_here = local.with_name(f".{local.name}.partial").exists()
+    partial_here = partial_folder(local).exists()
     if config.resume and found[1] and not partial_here:  # resume from the complete output on the bucket
         for source, target in ((remote, local), (remote_videos, local_videos)):
             pafs.copy_files(source, str(target), source_filesystem=filesystem)
     elif not config.resume:
         for stale in (local, local_videos):  # an earlier upload's leftovers, never the user's files
             stale.unlink(missing_ok=True)
-        shutil.rmtree(local.with_name(f".{local.name}.partial"), ignore_errors=True)
+        shutil.rmtree(partial_folder(local), ignore_errors=True)
     summary = run(local, replace(config, overwrite=False))
     try:
         if found[1]:

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from fervid.cli import main
 from fervid.errors import FervidError
-from fervid.model.data import load_dataset
-from fervid.pipeline.labelled_faces import cut_labelled_faces, faces_of_file, is_labelled_media_csv
+from fervid.model.data import is_labelled_media_csv, load_dataset
+from fervid.pipeline.labelled_faces import cut_labelled_faces, faces_of_file
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import pandas as pd
 import psutil
 import pytest
 
+from fervid.pipeline.output import partial_folder
+
 pytestmark = pytest.mark.slow
 
 CLIPS = ("woman_talking.mp4", "woman_outdoor.mp4", "stage_multi_face.mp4")
@@ -48,7 +50,7 @@ def busy_worker(run: subprocess.Popen, title: str, timeout_s: float = 180):
 
 def first_video_saved(run: subprocess.Popen, out: Path, timeout_s: float = 300) -> None:
     """Returns once the run has saved its first finished video (in ``.OUT.partial/``) and is still going."""
-    partial = out.with_name(f".{out.name}.partial")
+    partial = partial_folder(out)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and run.poll() is None:
         if any(p.name != "settings.json" for p in partial.glob("*.json")):
